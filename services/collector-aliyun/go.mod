@@ -1,0 +1,7 @@
+module github.com/jmssync/jmssync/services/collector-aliyun
+
+go 1.26.8
+
+require github.com/jmssync/jmssync/libs v0.0.0
+
+replace github.com/jmssync/jmssync/libs => ../../libs
