@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
@@ -76,7 +77,7 @@ func Load[T any](opts ...Option) (T, error) {
 	secrets := secretEnvValues(root, o.prefix, environ)
 
 	// KEY_FILE for secret fields: resolve into the environment env parses.
-	walk(root, o.prefix, func(l leaf) {
+	walk(root, o.prefix, environ, func(l leaf) {
 		if l.key == "" || !isSecretType(l.typ) {
 			return
 		}
@@ -102,7 +103,7 @@ func Load[T any](opts ...Option) (T, error) {
 	err := env.ParseWithOptions(&cfg, env.Options{Environment: environ, Prefix: o.prefix, FuncMap: o.funcMap})
 
 	var leaves []leaf
-	walk(root, o.prefix, func(l leaf) { leaves = append(leaves, l) }, nil)
+	walk(root, o.prefix, environ, func(l leaf) { leaves = append(leaves, l) }, nil)
 	failed := map[string]bool{}
 	for _, e := range flatten(err) {
 		p := translate(e, leaves, environ, o.funcMap)
@@ -116,7 +117,7 @@ func Load[T any](opts ...Option) (T, error) {
 	// Validation runs even when parsing failed, so that one run lists
 	// everything; a key that already failed to parse is not reported twice.
 	var invalid []error
-	walk(root, o.prefix, func(l leaf) {
+	walk(root, o.prefix, environ, func(l leaf) {
 		if l.key == "" || l.v.Kind() == reflect.Struct {
 			return // structs are validated as nodes
 		}
@@ -165,7 +166,7 @@ func SecretValues(cfg any) []string {
 		return nil
 	}
 	var out []string
-	walk(v, "", func(l leaf) {
+	walk(v, "", nil, func(l leaf) {
 		if s := secretOf(l.v); s != "" {
 			out = append(out, s)
 		}
@@ -193,7 +194,7 @@ func secretOf(v reflect.Value) string {
 // they are masked in error text even if they never reached the struct.
 func secretEnvValues(root reflect.Value, prefix string, environ map[string]string) []string {
 	var out []string
-	walk(root, prefix, func(l leaf) {
+	walk(root, prefix, environ, func(l leaf) {
 		if l.key != "" && isSecretType(l.typ) && environ[l.key] != "" {
 			out = append(out, environ[l.key])
 		}
@@ -321,8 +322,11 @@ type leaf struct {
 
 // walk visits the fields of struct v the way caarlos0/env does: exported
 // fields, envPrefix on nested structs, non-nil pointers to structs, anonymous
-// struct types. onStruct (optional) is called for v and every nested struct.
-func walk(v reflect.Value, prefix string, onLeaf func(leaf), onStruct func(reflect.Value, string)) {
+// struct types, and slices of structs (element i under "<prefix>_<i>_").
+// onStruct (optional) is called for v and every nested struct. environ, when
+// given, sizes a slice of structs that env has not filled yet (before
+// parsing), so that KEY_FILE works for its elements' secrets too.
+func walk(v reflect.Value, prefix string, environ map[string]string, onLeaf func(leaf), onStruct func(reflect.Value, string)) {
 	if onStruct != nil {
 		onStruct(v, prefix)
 	}
@@ -341,14 +345,18 @@ func walk(v reflect.Value, prefix string, onLeaf func(leaf), onStruct func(refle
 		if fv.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct {
 			switch {
 			case !fv.IsNil():
-				walk(fv.Elem(), childPrefix, onLeaf, onStruct)
+				walk(fv.Elem(), childPrefix, environ, onLeaf, onStruct)
 			case hasOpt(tagOpts, "init"): // env allocates it; visit a zero value for its keys
-				walk(reflect.New(sf.Type.Elem()).Elem(), childPrefix, onLeaf, onStruct)
+				walk(reflect.New(sf.Type.Elem()).Elem(), childPrefix, environ, onLeaf, onStruct)
 			}
 			continue
 		}
 		if fv.Kind() == reflect.Struct && sf.Type.Name() == "" {
-			walk(fv, childPrefix, onLeaf, onStruct)
+			walk(fv, childPrefix, environ, onLeaf, onStruct)
+			continue
+		}
+		if fv.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.Struct {
+			walkSlice(fv, childPrefix, environ, onLeaf, onStruct)
 			continue
 		}
 		l := leaf{name: sf.Name, typ: sf.Type, sf: sf, v: fv}
@@ -358,7 +366,7 @@ func walk(v reflect.Value, prefix string, onLeaf func(leaf), onStruct func(refle
 		l.def, l.hasDef = sf.Tag.Lookup("envDefault")
 		onLeaf(l)
 		if fv.Kind() == reflect.Struct {
-			walk(fv, childPrefix, onLeaf, onStruct)
+			walk(fv, childPrefix, environ, onLeaf, onStruct)
 		}
 	}
 }
@@ -370,4 +378,33 @@ func hasOpt(opts, want string) bool {
 		}
 	}
 	return false
+}
+
+// walkSlice visits the elements of a slice of structs with the variable names
+// env gives them: "<prefix>_0_FIELD", "<prefix>_1_FIELD"… An empty slice is
+// sized from environ (consecutive indices that have a variable).
+func walkSlice(fv reflect.Value, prefix string, environ map[string]string, onLeaf func(leaf), onStruct func(reflect.Value, string)) {
+	if prefix != "" && !strings.HasSuffix(prefix, "_") {
+		prefix += "_"
+	}
+	elemPrefix := func(i int) string { return prefix + strconv.Itoa(i) + "_" }
+	if fv.Len() > 0 {
+		for i := range fv.Len() {
+			walk(fv.Index(i), elemPrefix(i), environ, onLeaf, onStruct)
+		}
+		return
+	}
+	for i := 0; ; i++ {
+		p, found := elemPrefix(i), false
+		for k := range environ {
+			if strings.HasPrefix(k, p) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+		walk(reflect.New(fv.Type().Elem()).Elem(), p, environ, onLeaf, onStruct)
+	}
 }
