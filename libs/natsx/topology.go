@@ -23,6 +23,10 @@ import (
 //	DLQ        limits     jmssync.dlq.<service>                                 30d
 //
 // <scope> is <provider>.<account-id>.<region>, each part through EncodeToken.
+//
+// Core NATS (no stream): jmssync.trigger.collect.<provider> runs a collector
+// cycle on demand. Keys of jmssync_state used by collectors:
+// lease.<scope> (region leases) and replica.<provider>.<replica> (presence).
 
 // Stream names.
 const (
@@ -64,6 +68,8 @@ const (
 	kindRun      = "run"
 	kindAlert    = "alert"
 	kindDLQ      = "dlq"
+	kindTrigger  = "trigger"
+	kindCollect  = "collect"
 )
 
 // Scope is one cloud account in one region: the unit a collector lists, a pass
@@ -147,6 +153,34 @@ func AlertSubject(kind string) string { return join(kindAlert, EncodeToken(kind)
 
 // DLQSubject is where a service's poison messages go.
 func DLQSubject(service string) string { return join(kindDLQ, EncodeToken(service)) }
+
+// TriggerSubject is the core NATS subject (no stream captures it) on which a
+// collector of provider runs a cycle on demand. The payload is optional JSON
+// {"account": "<account id>", "region": "<region>"} narrowing the cycle.
+func TriggerSubject(provider string) string {
+	return join(kindTrigger, kindCollect, EncodeToken(provider))
+}
+
+// KV keys of the state bucket ([BucketState]) for collector coordination.
+const (
+	keyLease   = "lease"
+	keyReplica = "replica"
+)
+
+// LeaseKey is the key of a scope's region lease in [BucketState]:
+// "lease.<provider>.<account>.<region>".
+func LeaseKey(s Scope) string { return keyLease + "." + s.Token() }
+
+// ReplicaKey is the presence key a collector replica heartbeats in
+// [BucketState]: "replica.<provider>.<replica id>".
+func ReplicaKey(provider, replica string) string {
+	return keyReplica + "." + EncodeToken(provider) + "." + EncodeToken(replica)
+}
+
+// ReplicaKeyFilter matches the presence keys of every replica of provider.
+func ReplicaKeyFilter(provider string) string {
+	return keyReplica + "." + EncodeToken(provider) + ".*"
+}
 
 // ParseSnapshotSubject returns the scope and pass id of a chunk subject.
 func ParseSnapshotSubject(subject string) (Scope, string, error) {
