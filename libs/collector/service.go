@@ -1,0 +1,145 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/jmssync/jmssync/libs/asset"
+	"github.com/jmssync/jmssync/libs/config"
+	"github.com/jmssync/jmssync/libs/natsx"
+	"github.com/jmssync/jmssync/libs/ops"
+	"github.com/jmssync/jmssync/libs/telemetry"
+)
+
+// ServiceConfig is what every collector service reads from the environment
+// besides its cloud accounts (names under the service's prefix, e.g.
+// JMSSYNC_NATS_URL, JMSSYNC_INTERVAL).
+type ServiceConfig struct {
+	NATS natsx.Config `envPrefix:"NATS_"`
+	// Replica names this process among the collector's replicas (default:
+	// host name and process id).
+	Replica string `env:"REPLICA"`
+	// PinRegions limits this replica to these regions (empty = any).
+	PinRegions []string `env:"PIN_REGIONS"`
+	Interval   time.Duration `env:"INTERVAL" envDefault:"10m"`
+	Jitter     time.Duration `env:"JITTER" envDefault:"1m"`
+	LeaseTTL   time.Duration `env:"LEASE_TTL" envDefault:"30s"`
+	// AccountConcurrency bounds the regions of one account listed at once.
+	AccountConcurrency int           `env:"ACCOUNT_CONCURRENCY" envDefault:"4"`
+	PassTimeout        time.Duration `env:"PASS_TIMEOUT" envDefault:"30m"`
+	// HTTPAddr serves /healthz, /readyz and /metrics (loopback by default).
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9464"`
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// Validate checks the values that have no safe meaning.
+func (c ServiceConfig) Validate() error {
+	var errs []error
+	if c.Interval <= 0 {
+		errs = append(errs, config.Invalid("INTERVAL", "must be positive, not %s", c.Interval))
+	}
+	if c.Jitter < 0 || c.Jitter >= c.Interval && c.Interval > 0 {
+		errs = append(errs, config.Invalid("JITTER", "must be at least 0 and below INTERVAL, not %s", c.Jitter))
+	}
+	if c.LeaseTTL < 2*time.Second {
+		errs = append(errs, config.Invalid("LEASE_TTL", "must be at least 2s, not %s", c.LeaseTTL))
+	}
+	if c.AccountConcurrency < 1 {
+		errs = append(errs, config.Invalid("ACCOUNT_CONCURRENCY", "must be at least 1, not %d", c.AccountConcurrency))
+	}
+	if c.PassTimeout <= 0 {
+		errs = append(errs, config.Invalid("PASS_TIMEOUT", "must be positive, not %s", c.PassTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// ReplicaID returns the configured replica name or host-pid.
+func (c ServiceConfig) ReplicaID() string {
+	if c.Replica != "" {
+		return c.Replica
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "collector"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// Serve runs a collector service until ctx ends: telemetry, the NATS
+// connection, the JetStream topology, the ops endpoints, and the runner's
+// cycles over targets. On a clean stop the region leases are released so
+// another replica takes over at once.
+func Serve(ctx context.Context, service string, provider asset.Provider, cfg ServiceConfig, targets []Target, log zerolog.Logger) error {
+	shutdown, err := telemetry.Setup(ctx, service, telemetry.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
+
+	nc, err := natsx.Connect(ctx, cfg.NATS.ConnectOptions(service), log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+
+	var topology ops.Flag
+	topology.Clear("not yet declared")
+	ln, err := ops.Listen(cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	opsDone := make(chan error, 1)
+	go func() {
+		opsDone <- ops.ServeListener(ctx, ln, ops.Options{Logger: log,
+			Checks: []ops.Check{ops.NATSConnected(nc), topology.Check("jetstream topology")}})
+	}()
+
+	// NATS may come up after us: keep declaring until it works.
+	for {
+		err := natsx.EnsureTopology(ctx, js, natsx.TopologyOptions{})
+		if err == nil {
+			break
+		}
+		topology.Clear(err.Error())
+		log.Warn().Err(err).Msg("jetstream topology not declared yet; retrying")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+	topology.Set()
+
+	r, err := New(Options{JS: js, Conn: nc, Replica: cfg.ReplicaID(), Provider: provider,
+		LeaseTTL: cfg.LeaseTTL, Interval: cfg.Interval, Jitter: cfg.Jitter,
+		AccountConcurrency: cfg.AccountConcurrency, Regions: cfg.PinRegions, PassTimeout: cfg.PassTimeout,
+		Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info().Str("replica", cfg.ReplicaID()).Int("scopes", len(targets)).Msg("collector started")
+	runErr := r.Run(ctx, targets)
+
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.Release(releaseCtx); err != nil {
+		log.Warn().Err(err).Msg("region leases not released; they expire after the lease TTL")
+	}
+	if err := <-opsDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	if errors.Is(runErr, context.Canceled) {
+		return nil
+	}
+	return runErr
+}
