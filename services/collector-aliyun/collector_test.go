@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,11 +36,11 @@ const secret = "collector-test-secret-do-not-leak"
 // fixture is one simulator, one bus and a config loaded from the environment
 // the way the binary loads it.
 type fixture struct {
-	sim  *aliyunsim.Server
-	inv  *cloudinv.Inventory
-	js   jetstream.JetStream
-	nc   interface{ Close() }
-	logs *bytes.Buffer
+	sim *aliyunsim.Server
+	inv *cloudinv.Inventory
+	js  jetstream.JetStream
+
+	logs *collectortest.LogBuffer
 	log  zerolog.Logger
 }
 
@@ -53,25 +51,14 @@ func newFixture(t *testing.T, regions []string, perRegion int, keys ...cloudinv.
 		keys = []cloudinv.Key{{ID: "LTAIgood", Secret: secret, Account: "1888", Permission: cloudinv.CanList}}
 	}
 	sim := aliyunsim.Start(t, aliyunsim.Options{Inventory: inv, Keys: keys})
-	nc, js := natstest.Connect(t)
+	_, js := natstest.Connect(t)
 	if err := natsx.EnsureTopology(t.Context(), js, natsx.TopologyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	f := &fixture{sim: sim, inv: inv, js: js, nc: nc, logs: logs}
-	f.log = logging.New(&syncWriter{w: logs}, "debug", Service, logging.WithSecrets(secret))
+	logs := &collectortest.LogBuffer{}
+	f := &fixture{sim: sim, inv: inv, js: js, logs: logs}
+	f.log = logging.New(logs, "debug", Service, logging.WithSecrets(secret))
 	return f
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // load parses the configuration from an environment as main does.
@@ -198,7 +185,7 @@ func TestBadCredentialsFailWithoutLeakingTheSecret(t *testing.T) {
 			t.Fatalf("the secret is in a message on %s", r.Subject)
 		}
 	}
-	if f.logs.Len() == 0 {
+	if len(f.logs.Bytes()) == 0 {
 		t.Fatal("no logs captured; the scan proves nothing")
 	}
 	if bytes.Contains(f.logs.Bytes(), []byte(secret)) {
@@ -219,7 +206,6 @@ func TestKeysWithoutListPermission(t *testing.T) {
 
 func TestReleaseBetweenPagesIsReportedFaithfully(t *testing.T) {
 	f := newFixture(t, []string{"cn-hangzhou"}, 450)
-	first, _ := f.inv.Pick("cn-hangzhou", 0)
 	f.inv.SetFaults(cloudinv.Faults{Churn: []cloudinv.Churn{{Region: "cn-hangzhou", AfterPage: 2, Release: true}}})
 	p := collectortest.Latest(f.cycle(t, f.load(t, nil)))["cn-hangzhou"]
 	if f.inv.ChurnDone() != 1 {
@@ -239,75 +225,23 @@ func TestReleaseBetweenPagesIsReportedFaithfully(t *testing.T) {
 	if len(ids) != 449 && len(ids) != 450 {
 		t.Fatalf("%d instances listed; want 449 or 450", len(ids))
 	}
-	_ = first
 }
 
 func TestTwoReplicasSplitRegionsAndTakeOver(t *testing.T) {
-	regions := []string{"cn-hangzhou", "cn-beijing", "cn-shanghai", "cn-shenzhen"}
-	f := newFixture(t, regions, 30)
-	cfg := f.load(t, map[string]string{"JMSSYNC_LEASE_TTL": "2s"})
-	targets, err := Targets(cfg)
+	f := newFixture(t, []string{"cn-hangzhou", "cn-beijing", "cn-shanghai", "cn-shenzhen"}, 30)
+	targets, err := Targets(f.load(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(name string) *collector.Runner {
-		r, err := collector.New(collector.Options{JS: f.js, Replica: name, Provider: asset.Aliyun,
-			LeaseTTL: 2 * time.Second, Interval: 300 * time.Millisecond, Logger: f.log})
+	const ttl = 2 * time.Second
+	collectortest.CheckSplitAndTakeover(t, f.js, targets, ttl, func(replica string) *collector.Runner {
+		r, err := collector.New(collector.Options{JS: f.js, Replica: replica, Provider: asset.Aliyun,
+			LeaseTTL: ttl, Interval: 300 * time.Millisecond, Logger: f.log})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
-	}
-	a, b := mk("replica-a"), mk("replica-b")
-	ctxA, killA := context.WithCancel(t.Context())
-	ctxB, stopB := context.WithCancel(t.Context())
-	defer stopB()
-	go func() { _ = a.Run(ctxA, targets) }()
-	go func() { _ = b.Run(ctxB, targets) }()
-
-	waitFor(t, 10*time.Second, "a 2/2 split", func() bool { return len(a.Held()) == 2 && len(b.Held()) == 2 })
-	held := map[string]string{}
-	for _, s := range a.Held() {
-		held[s.Region] = "a"
-	}
-	for _, s := range b.Held() {
-		if held[s.Region] != "" {
-			t.Fatalf("region %s held by both replicas", s.Region)
-		}
-		held[s.Region] = "b"
-	}
-	killA() // a crash: nothing released
-	killed := time.Now()
-	waitFor(t, 10*time.Second, "b takes every region", func() bool { return len(b.Held()) == 4 })
-	if took := time.Since(killed); took > 2*time.Second+2*time.Second {
-		t.Fatalf("takeover took %s, beyond the lease TTL plus a renewal period", took)
-	}
-	// Passes of one region never overlapped and their fencing tokens grow.
-	passes, _ := collectortest.ReadPasses(t, f.js)
-	last := map[string]*events.PassClose{}
-	for _, p := range passes {
-		c := p.Close
-		if prev := last[c.Scope.Region]; prev != nil {
-			if c.FencingToken < prev.FencingToken {
-				t.Fatalf("%s: fencing token went back from %d to %d", c.Scope.Region, prev.FencingToken, c.FencingToken)
-			}
-			if c.StartedAt.Before(prev.FinishedAt) {
-				t.Fatalf("%s: two passes overlapped (%s by %s, %s by %s)", c.Scope.Region, prev.PassID, prev.Collector, c.PassID, c.Collector)
-			}
-		}
-		last[c.Scope.Region] = c
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
 }
 
 func TestConfigProblemsAreAllReported(t *testing.T) {

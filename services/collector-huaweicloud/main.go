@@ -1,0 +1,30 @@
+// Command collector-huaweicloud lists Huawei Cloud ECS servers of the
+// configured accounts and regions and publishes them as passes on NATS
+// JetStream. Configuration comes from JMSSYNC_* environment variables.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jmssync/jmssync/libs/config"
+	"github.com/jmssync/jmssync/libs/logging"
+)
+
+func main() {
+	cfg, err := config.Load[Config](config.WithPrefix("JMSSYNC_"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, Service+": configuration:", err)
+		os.Exit(2)
+	}
+	log := logging.New(os.Stdout, cfg.LogLevel, Service, logging.WithSecrets(config.SecretValues(&cfg)...))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, cfg, log); err != nil {
+		log.Error().Err(err).Msg("collector stopped")
+		os.Exit(1)
+	}
+}
