@@ -26,7 +26,7 @@ type ServiceConfig struct {
 	// host name and process id).
 	Replica string `env:"REPLICA"`
 	// PinRegions limits this replica to these regions (empty = any).
-	PinRegions []string `env:"PIN_REGIONS"`
+	PinRegions []string      `env:"PIN_REGIONS"`
 	Interval   time.Duration `env:"INTERVAL" envDefault:"10m"`
 	Jitter     time.Duration `env:"JITTER" envDefault:"1m"`
 	LeaseTTL   time.Duration `env:"LEASE_TTL" envDefault:"30s"`
