@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jmssync/jmssync/libs/collector"
+	"github.com/jmssync/jmssync/libs/collector/sourcetest"
 	"github.com/jmssync/jmssync/libs/events"
 )
 
@@ -49,12 +50,8 @@ func fakeSource(t *testing.T, f *fakeECS) *Source {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	src, err := New(Config{AccessKeyID: "LTAI5tFake", AccessKeySecret: "fake-secret-1", AccountID: "acct-test",
-		Regions: []string{"cn-hangzhou"}, Endpoint: srv.URL, Backoff: collector.Backoff{Base: 1, Max: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
+	return sourcetest.Build(t, Config{AccessKeyID: "LTAI5tFake", AccessKeySecret: "fake-secret-1", AccountID: "acct-test",
+		Regions: []string{"cn-hangzhou"}, Endpoint: srv.URL, Backoff: collector.Backoff{Base: 1, Max: 1}}, nil, New)
 }
 
 func onePage(ids ...string) func(int, string) ([]string, string, string) {

@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/jmssync/jmssync/libs/asset"
+	"github.com/jmssync/jmssync/libs/collector"
 )
 
 // creationLayouts: Aliyun answers minute precision ("2006-01-02T15:04Z");
@@ -43,18 +43,18 @@ func MapInstance(in ecs.Instance, accountID, region string) asset.Instance {
 		Provider:     asset.Aliyun,
 		AccountID:    accountID,
 		Region:       region,
-		Zone:         cleanText(in.ZoneId),
+		Zone:         collector.CleanText(in.ZoneId),
 		InstanceID:   in.InstanceId,
-		Name:         cleanText(in.InstanceName),
-		Hostname:     cleanText(firstNonEmpty(in.HostName, in.Hostname)),
-		OSName:       cleanText(firstNonEmpty(in.OSName, in.OSNameEn)),
-		ImageName:    cleanText(in.ImageId),
+		Name:         collector.CleanText(in.InstanceName),
+		Hostname:     collector.CleanText(collector.FirstNonEmpty(in.HostName, in.Hostname)),
+		OSName:       collector.CleanText(collector.FirstNonEmpty(in.OSName, in.OSNameEn)),
+		ImageName:    collector.CleanText(in.ImageId),
 		Status:       in.Status,
 		PrivateIPs:   privateIPs(in),
 		PublicIPs:    validIPs(in.PublicIpAddress.IpAddress),
-		VPCID:        cleanText(in.VpcAttributes.VpcId),
-		InstanceType: cleanText(in.InstanceType),
-		CreatedAt:    parseCreation(in.CreationTime),
+		VPCID:        collector.CleanText(in.VpcAttributes.VpcId),
+		InstanceType: collector.CleanText(in.InstanceType),
+		CreatedAt:    collector.ParseTime(in.CreationTime, creationLayouts...),
 		Tags:         tags(in.Tags.Tag),
 	}
 	if eip := validIPs([]string{in.EipAddress.IpAddress}); len(eip) == 1 {
@@ -116,47 +116,13 @@ func tags(list []ecs.Tag) map[string]string {
 		if k == "" { // the shared SDK struct; other APIs fill Key/Value
 			k, v = t.Key, t.Value
 		}
-		if k = cleanText(k); k == "" {
+		if k = collector.CleanText(k); k == "" {
 			continue
 		}
 		if out == nil {
 			out = make(map[string]string, len(list))
 		}
-		out[k] = cleanText(v)
+		out[k] = collector.CleanText(v)
 	}
 	return out
-}
-
-func parseCreation(s string) time.Time {
-	s = strings.TrimSpace(s)
-	for _, layout := range creationLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
-}
-
-// cleanText removes control characters (asset.Validate refuses them) and
-// surrounding space from optional text.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return -1
-			}
-			return r
-		}, s)
-	}
-	return strings.TrimSpace(s)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if strings.TrimSpace(x) != "" {
-			return x
-		}
-	}
-	return ""
 }

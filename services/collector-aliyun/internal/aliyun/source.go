@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
 
 	"github.com/jmssync/jmssync/libs/collector"
-	"github.com/jmssync/jmssync/libs/config"
 	"github.com/jmssync/jmssync/libs/events"
 )
 
@@ -29,9 +27,10 @@ const connectTimeout = 5 * time.Second
 // Source lists the ECS instances of one Aliyun account. It implements
 // collector.Source and is safe for concurrent use across regions.
 type Source struct {
-	cfg *settings // holds the secret; Format keeps it out of every rendering of a Source
-	ecs *pool[*ecs.Client]
-	sts *pool[*sts.Client]
+	cfg    *settings // holds the secret; Format keeps it out of every rendering of a Source
+	ecs    *pool[*ecs.Client]
+	sts    *pool[*sts.Client]
+	report collector.Failures // the ListErrors of this account
 }
 
 var _ collector.Source = (*Source)(nil)
@@ -55,7 +54,8 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := &Source{cfg: s}
+	src := &Source{cfg: s, report: collector.Failures{AccountID: s.AccountID, Secret: s.AccessKeySecret, Codes: codes,
+		RequestTimeout: fmt.Sprintf("Timeout %s, or less when the pass deadline was nearer", s.Timeout)}}
 	src.ecs = &pool[*ecs.Client]{build: src.newECS}
 	src.sts = &pool[*sts.Client]{build: src.newSTS}
 	e, err := src.newECS()
@@ -200,38 +200,21 @@ func (s *Source) reqTimeout(ctx context.Context) (read, connect time.Duration) {
 	return read, min(read, connectTimeout)
 }
 
-// retry calls fn through the configured Backoff. Throttling is retried
-// within the Backoff budget; a 5xx answer gets one retry (a blip, not an
-// outage; see doc.go); nothing else is retried. It returns the calls made
-// and the last error as an *APIError.
+// retry calls fn through the configured Backoff (see
+// collector.ErrorCodes.Retry and doc.go) and returns the calls made and the
+// last error as an *APIError.
 func (s *Source) retry(ctx context.Context, action string, fn func() error) (int, *APIError) {
-	retried5xx := false
-	calls, err := s.cfg.Backoff.Do(ctx, func(err error) bool {
-		ae := toAPIError(action, err, s.cfg.AccessKeySecret)
-		switch {
-		case ae.throttled():
-			return true
-		case ae.transient() && !retried5xx:
-			retried5xx = true
-			return true
-		}
-		return false
+	return codes.Retry(ctx, s.cfg.Backoff, func(err error) *APIError {
+		return toAPIError(action, err, s.cfg.AccessKeySecret)
 	}, fn)
-	if err == nil {
-		return calls, nil
-	}
-	if cerr := ctx.Err(); cerr != nil { // Backoff.Do gives back the last API error when its sleep is cut short
-		err = cerr
-	}
-	return calls, toAPIError(action, err, s.cfg.AccessKeySecret)
 }
 
 // Identity returns the Aliyun account id (STS GetCallerIdentity) the access
 // key belongs to. Failures are *collector.ListError: auth, throttled,
 // timeout and canceled as for List; anything else identity_unknown.
 func (s *Source) Identity(ctx context.Context, region string) (string, error) {
-	if region != "" && !regionRE.MatchString(region) {
-		return "", collector.Failf(events.ReasonIdentityUnknown, nil, "account %s: invalid region %q", s.cfg.AccountID, region)
+	if region != "" && !collector.ValidRegionID(region) {
+		return "", s.report.Failf(events.ReasonIdentityUnknown, nil, "", "invalid region %q", region)
 	}
 	var id string
 	calls, ae := s.retry(ctx, "GetCallerIdentity", func() error {
@@ -249,67 +232,24 @@ func (s *Source) Identity(ctx context.Context, region string) (string, error) {
 		return err
 	})
 	if ae != nil {
-		le := s.fail(ae, region, "", calls)
-		switch le.Reason {
-		case events.ReasonAuth, events.ReasonThrottled, events.ReasonTimeout, events.ReasonCanceled:
-		default:
-			le.Reason = events.ReasonIdentityUnknown
-		}
-		le.Calls = calls
-		return "", le
+		return "", s.report.FailIdentity(ae, region, "", calls)
 	}
 	if id == "" {
-		le := collector.Failf(events.ReasonIdentityUnknown, nil, "account %s: GetCallerIdentity answered without an AccountId", s.cfg.AccountID)
+		le := s.report.Failf(events.ReasonIdentityUnknown, nil, "", "GetCallerIdentity answered without an AccountId")
 		le.Calls = calls
 		return "", le
 	}
 	return id, nil
 }
 
-// fail turns an API error into a *collector.ListError whose Detail names the
-// account, the region, where it happened, the code and the request id.
-func (s *Source) fail(ae *APIError, region, where string, calls int) *collector.ListError {
-	reason := ae.reason()
-	var detail string
-	switch reason {
-	case events.ReasonThrottled:
-		detail = fmt.Sprintf("%s, still throttled after %d calls", ae.Error(), calls)
-	case events.ReasonCanceled:
-		detail = fmt.Sprintf("%s canceled", ae.Action)
-	case events.ReasonTimeout:
-		detail = fmt.Sprintf("%s got no answer within the request timeout (Timeout %s, or less when the pass deadline was nearer)", ae.Action, s.cfg.Timeout)
-		if ae.cause != nil {
-			detail = fmt.Sprintf("%s: the pass deadline passed", ae.Action)
-		}
-	default:
-		detail = ae.Error()
-	}
-	if where != "" {
-		detail = where + ": " + detail
-	}
-	if region != "" {
-		detail = "region " + region + ": " + detail
-	}
-	detail = "account " + s.cfg.AccountID + ": " + detail
-	if s.cfg.AccessKeySecret != "" { // defence in depth: nothing puts it there
-		detail = strings.ReplaceAll(detail, s.cfg.AccessKeySecret, config.Redacted)
-	}
-	return &collector.ListError{Reason: reason, Detail: detail, Err: ae}
-}
-
 // List lists every instance of region, completely, or fails with a
 // *collector.ListError (see doc.go for the probe, paging, retry and error
 // policy).
 func (s *Source) List(ctx context.Context, region string) (*collector.Listing, error) {
-	if !regionRE.MatchString(region) {
-		return nil, collector.Failf(events.ReasonAPIError, nil, "account %s: invalid region %q", s.cfg.AccountID, region)
+	if !collector.ValidRegionID(region) {
+		return nil, s.report.Failf(events.ReasonAPIError, nil, "", "invalid region %q", region)
 	}
 	lst := &collector.Listing{}
-	failed := func(le *collector.ListError) (*collector.Listing, error) {
-		le.Probes = slices.Clone(lst.Probes)
-		le.Calls = lst.Calls
-		return nil, le
-	}
 
 	probe := events.Probe{Name: events.ProbeDryRun, Outcome: events.ProbeSkipped, Detail: "disabled by configuration"}
 	if s.cfg.DryRunProbe() {
@@ -317,7 +257,7 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 		probe, le = s.dryRun(ctx, region, lst)
 		lst.Probes = append(lst.Probes, probe)
 		if le != nil {
-			return failed(le)
+			return lst.Failed(le)
 		}
 	} else {
 		lst.Probes = append(lst.Probes, probe)
@@ -328,7 +268,7 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 	token := ""
 	for page := 1; ; page++ {
 		if page > maxPages {
-			return failed(collector.Failf(events.ReasonAPIError, nil, "account %s: region %s: DescribeInstances still returns a NextToken after %d pages", s.cfg.AccountID, region, maxPages))
+			return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "DescribeInstances still returns a NextToken after %d pages", maxPages))
 		}
 		var resp *ecs.DescribeInstancesResponse
 		calls, ae := s.retry(ctx, "DescribeInstances", func() error {
@@ -342,22 +282,22 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 		})
 		lst.Calls += calls
 		if ae != nil {
-			return failed(s.fail(ae, region, fmt.Sprintf("page %d", page), calls))
+			return lst.Failed(s.report.Fail(ae, region, fmt.Sprintf("page %d", page), calls))
 		}
 		lst.Pages++
 		for _, raw := range resp.Instances.Instance {
 			if raw.RegionId != "" && raw.RegionId != region {
-				return failed(collector.Failf(events.ReasonAPIError, nil, "account %s: region %s: page %d: instance %q reports region %q (request id %s)",
-					s.cfg.AccountID, region, page, raw.InstanceId, raw.RegionId, resp.RequestId))
+				return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "page %d: instance %q reports region %q (request id %s)",
+					page, raw.InstanceId, raw.RegionId, resp.RequestId))
 			}
 			in := MapInstance(raw, s.cfg.AccountID, region)
 			if err := in.Validate(); err != nil {
-				return failed(collector.Failf(events.ReasonAPIError, err, "account %s: region %s: page %d: unusable instance %q: %v (request id %s)",
-					s.cfg.AccountID, region, page, raw.InstanceId, err, resp.RequestId))
+				return lst.Failed(s.report.Failf(events.ReasonAPIError, err, region, "page %d: unusable instance %q: %v (request id %s)",
+					page, raw.InstanceId, err, resp.RequestId))
 			}
 			if seen[in.InstanceID] {
-				return failed(collector.Failf(events.ReasonChurn, nil, "account %s: region %s: page %d: instance %s listed twice; the paging is inconsistent",
-					s.cfg.AccountID, region, page, in.InstanceID))
+				return lst.Failed(s.report.Failf(events.ReasonChurn, nil, region, "page %d: instance %s listed twice; the paging is inconsistent",
+					page, in.InstanceID))
 			}
 			seen[in.InstanceID] = true
 			lst.Instances = append(lst.Instances, in)
@@ -367,7 +307,7 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 			break
 		}
 		if tokens[next] {
-			return failed(collector.Failf(events.ReasonAPIError, nil, "account %s: region %s: page %d: DescribeInstances returned a NextToken already used", s.cfg.AccountID, region, page))
+			return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "page %d: DescribeInstances returned a NextToken already used", page))
 		}
 		tokens[next] = true
 		token = next
@@ -376,7 +316,7 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 	if len(lst.Instances) == 0 && probe.Outcome == events.ProbeError {
 		// The probe could not tell "may not list" from "nothing there", and
 		// an empty answer is exactly what a key without permission may get.
-		return failed(collector.Failf(events.ReasonAPIError, nil, "account %s: region %s: empty listing not verified: the DryRun probe failed (%s)", s.cfg.AccountID, region, probe.Detail))
+		return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "empty listing not verified: the DryRun probe failed (%s)", probe.Detail))
 	}
 	return lst, nil
 }
@@ -434,7 +374,7 @@ func (s *Source) dryRun(ctx context.Context, region string, lst *collector.Listi
 		probe.Outcome = events.ProbeOK
 		return probe, nil
 	}
-	le := s.fail(ae, region, "DryRun probe", calls)
+	le := s.report.Fail(ae, region, "DryRun probe", calls)
 	switch le.Reason {
 	case events.ReasonPermission:
 		probe.Outcome, probe.Detail = events.ProbeDenied, probeDetail(ae)

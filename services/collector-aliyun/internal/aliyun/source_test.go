@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/collector"
+	"github.com/jmssync/jmssync/libs/collector/sourcetest"
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/sim/aliyunsim"
 	"github.com/jmssync/jmssync/libs/sim/cloudinv"
@@ -49,81 +49,31 @@ func startSim(t *testing.T, inv *cloudinv.Inventory) *aliyunsim.Server {
 // newSource builds a Source aimed at the simulator with a fast backoff.
 func newSource(t *testing.T, s *aliyunsim.Server, k cloudinv.Key, edit func(*Config)) *Source {
 	t.Helper()
-	cfg := Config{
+	return sourcetest.Build(t, Config{
 		AccessKeyID: k.ID, AccessKeySecret: k.Secret, AccountID: "acct-test", AccountName: "测试账号",
 		Regions: s.Inventory.Regions(), Endpoint: s.Addr, Timeout: 5 * time.Second,
 		Backoff: collector.Backoff{Base: time.Millisecond, Max: 4 * time.Millisecond, Attempts: 6},
-	}
-	if edit != nil {
-		edit(&cfg)
-	}
-	src, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
+	}, edit, New)
 }
 
 // listErr asserts err is a *collector.ListError with reason and no listing.
 func listErr(t *testing.T, l *collector.Listing, err error, reason string) *collector.ListError {
 	t.Helper()
-	if l != nil {
-		t.Errorf("a failed List returned a listing of %d", len(l.Instances))
-	}
-	var le *collector.ListError
-	if !errors.As(err, &le) {
-		t.Fatalf("want ListError %s, got %T %v", reason, err, err)
-	}
-	if le.Reason != reason {
-		t.Fatalf("reason %q, want %q (%v)", le.Reason, reason, le)
-	}
-	if !strings.Contains(le.Detail, "account acct-test") {
-		t.Errorf("detail does not name the account: %s", le.Detail)
-	}
-	return le
+	return sourcetest.ListError(t, l, err, reason, "acct-test")
 }
 
-func probes(p []events.Probe) string {
-	var s []string
-	for _, x := range p {
-		s = append(s, x.Name+"="+x.Outcome)
-	}
-	return strings.Join(s, ",")
-}
+var probes = sourcetest.Probes
 
 // checkAgainst compares a listed instance with the inventory's.
 func checkAgainst(t *testing.T, got asset.Instance, want *cloudinv.Instance) {
 	t.Helper()
-	wantOS := asset.Linux
-	if want.OSType == "windows" {
-		wantOS = asset.Windows
-	}
-	var tags map[string]string
-	for _, tg := range want.Tags {
-		if tags == nil {
-			tags = map[string]string{}
-		}
-		tags[tg.Key] = tg.Value
-	}
-	for _, f := range []struct {
-		name      string
-		got, want any
-	}{
-		{"provider", got.Provider, asset.Aliyun}, {"account", got.AccountID, "acct-test"}, {"region", got.Region, want.Region},
-		{"zone", got.Zone, want.Zone}, {"name", got.Name, want.Name}, {"hostname", got.Hostname, want.HostName},
-		{"os type", got.OSType, wantOS}, {"os name", got.OSName, want.OSName}, {"image", got.ImageName, want.ImageID},
-		{"status", got.Status, aliyunsim.StatusOf(want.State)}, {"state", got.State, asset.NormalizeState(asset.Aliyun, aliyunsim.StatusOf(want.State))},
-		{"private ips", fmt.Sprint(got.PrivateIPs), fmt.Sprint(want.PrivateIPs())}, {"public ips", fmt.Sprint(got.PublicIPs), fmt.Sprint(want.PublicIPs)},
-		{"eip", got.EIP, want.EIP}, {"vpc", got.VPCID, want.VPCID}, {"tags", fmt.Sprint(got.Tags), fmt.Sprint(tags)},
-		{"type", got.InstanceType, want.InstanceType}, {"created", got.CreatedAt, want.CreatedAt.UTC()},
-	} {
-		if f.got != f.want {
-			t.Fatalf("%s: %s = %v, want %v", want.ID, f.name, f.got, f.want)
-		}
-	}
-	if err := got.Validate(); err != nil {
-		t.Fatalf("%s: %v", want.ID, err)
-	}
+	status := aliyunsim.StatusOf(want.State)
+	sourcetest.CheckInstance(t, got, want, asset.Aliyun, "acct-test",
+		sourcetest.Field{Name: "image", Got: got.ImageName, Want: want.ImageID},
+		sourcetest.Field{Name: "status", Got: got.Status, Want: status},
+		sourcetest.Field{Name: "state", Got: got.State, Want: asset.NormalizeState(asset.Aliyun, status)},
+		sourcetest.Field{Name: "public ips", Got: fmt.Sprint(got.PublicIPs), Want: fmt.Sprint(want.PublicIPs)},
+		sourcetest.Field{Name: "eip", Got: got.EIP, Want: want.EIP})
 }
 
 // The acceptance test: 2 regions × 2,500 listed completely, in parallel
@@ -133,18 +83,9 @@ func TestListTwoRegionsOf2500(t *testing.T) {
 	s := startSim(t, inv)
 	src := newSource(t, s, keyOK, nil)
 	regions := inv.Regions()
-	listings := make([]*collector.Listing, len(regions))
-	errs := make([]error, len(regions))
-	var wg sync.WaitGroup
-	for i, r := range regions {
-		wg.Go(func() { listings[i], errs[i] = src.List(t.Context(), r) })
-	}
-	wg.Wait()
+	listings := sourcetest.ListAll(t, src, regions)
 	var noIP, eip, windows, multiNIC, stopped, transitional int
 	for i, r := range regions {
-		if errs[i] != nil {
-			t.Fatalf("%s: %v", r, errs[i])
-		}
 		l, want := listings[i], inv.All(r)
 		if len(l.Instances) != 2500 || len(want) != 2500 {
 			t.Fatalf("%s: listed %d of %d", r, len(l.Instances), len(want))
@@ -265,27 +206,7 @@ func TestThrottlingBeyondTheBudget(t *testing.T) {
 
 func assertNoSecret(t *testing.T, err error, secrets ...string) {
 	t.Helper()
-	var texts []string
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		texts = append(texts, e.Error(), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e))
-	}
-	var le *collector.ListError
-	if errors.As(err, &le) {
-		texts = append(texts, le.Detail)
-		for _, p := range le.Probes {
-			texts = append(texts, p.Detail)
-		}
-	}
-	for _, txt := range texts {
-		for _, sec := range secrets {
-			if strings.Contains(txt, sec) {
-				t.Fatalf("secret %q in error text: %s", sec, txt)
-			}
-		}
-		if strings.Contains(txt, "Signature=") || strings.Contains(txt, "string to sign") {
-			t.Fatalf("request signature material in error text: %s", txt)
-		}
-	}
+	sourcetest.AssertNoLeak(t, err, secrets, []string{"Signature=", "string to sign"})
 }
 
 func TestCredentialsRejected(t *testing.T) {
@@ -378,10 +299,7 @@ func TestChurnWithTokenPaging(t *testing.T) {
 	if inv.ChurnDone() != 2 {
 		t.Fatal("churn did not fire")
 	}
-	listed := map[string]bool{}
-	for _, in := range l.Instances {
-		listed[in.InstanceID] = true
-	}
+	listed := sourcetest.Listed(l)
 	existed := map[string]bool{}
 	for _, in := range before {
 		existed[in.ID] = true
@@ -504,24 +422,7 @@ func TestListingIsNeverPartial(t *testing.T) {
 		for _, r := range inv.Regions() {
 			wg.Go(func() {
 				l, err := src.List(t.Context(), r)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if len(l.Instances) != 120 || l.Pages != 18 {
-					t.Errorf("%s: %d in %d pages", r, len(l.Instances), l.Pages)
-				}
-				ids := make([]string, 0, len(l.Instances))
-				for _, in := range l.Instances {
-					ids = append(ids, in.InstanceID)
-					if in.Region != r || in.AccountID != "acct-test" {
-						t.Errorf("%s in %s/%s", in.InstanceID, in.AccountID, in.Region)
-					}
-				}
-				slices.Sort(ids)
-				if len(slices.Compact(ids)) != 120 {
-					t.Errorf("%s: duplicates", r)
-				}
+				sourcetest.CheckListing(t, l, err, r, "acct-test", 120, 18)
 			})
 			wg.Go(func() {
 				if _, err := src.Identity(t.Context(), r); err != nil {

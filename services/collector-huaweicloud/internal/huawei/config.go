@@ -1,22 +1,17 @@
 package huawei
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/netip"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/collector"
-	"github.com/jmssync/jmssync/libs/config"
 )
 
 // Defaults and limits of Config.
@@ -96,26 +91,16 @@ type Config struct {
 	Backoff collector.Backoff
 }
 
-// secretText is what renderings print for the secret.
-func (c Config) secretText() string {
-	if c.SecretAccessKey == "" {
-		return ""
-	}
-	return config.Redacted
-}
-
-// redacted returns c as printable fields, the secret replaced.
-func (c Config) redacted() map[string]any {
-	return map[string]any{
-		"AccessKeyID": c.AccessKeyID, "SecretAccessKey": c.secretText(), "AccountID": c.AccountID,
-		"AccountName": c.AccountName, "Regions": c.Regions, "ProjectIDs": c.ProjectIDs, "Endpoint": c.Endpoint,
-		"IAMEndpoint": c.IAMEndpoint, "EnterpriseProjectID": c.EnterpriseProjectID, "PageSize": c.PageSize,
-		"Timeout": c.Timeout.String(),
+// fields returns c as printed, the secret redacted.
+func (c Config) fields() collector.ConfigFields {
+	return collector.ConfigFields{
+		slog.String("AccessKeyID", c.AccessKeyID), slog.String("SecretAccessKey", collector.RedactSecret(c.SecretAccessKey)),
+		slog.String("AccountID", c.AccountID), slog.String("AccountName", c.AccountName), slog.Any("Regions", c.Regions),
+		slog.Any("ProjectIDs", c.ProjectIDs), slog.String("Endpoint", c.Endpoint), slog.String("IAMEndpoint", c.IAMEndpoint),
+		slog.String("EnterpriseProjectID", c.EnterpriseProjectID), slog.Int("PageSize", c.PageSize),
+		slog.String("Timeout", c.Timeout.String()),
 	}
 }
-
-var configKeys = []string{"AccessKeyID", "SecretAccessKey", "AccountID", "AccountName", "Regions", "ProjectIDs",
-	"Endpoint", "IAMEndpoint", "EnterpriseProjectID", "PageSize", "Timeout"}
 
 // String renders c without its secret.
 func (c Config) String() string {
@@ -124,7 +109,7 @@ func (c Config) String() string {
 		pids = append(pids, r+"="+c.ProjectIDs[r])
 	}
 	return fmt.Sprintf("huawei.Config{AccessKeyID:%q SecretAccessKey:%q AccountID:%q AccountName:%q Regions:%q ProjectIDs:%q Endpoint:%q IAMEndpoint:%q EnterpriseProjectID:%q PageSize:%d Timeout:%s}",
-		c.AccessKeyID, c.secretText(), c.AccountID, c.AccountName, c.Regions, pids, c.Endpoint, c.IAMEndpoint,
+		c.AccessKeyID, collector.RedactSecret(c.SecretAccessKey), c.AccountID, c.AccountName, c.Regions, pids, c.Endpoint, c.IAMEndpoint,
 		c.EnterpriseProjectID, c.PageSize, c.Timeout)
 }
 
@@ -135,21 +120,12 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
 
 // MarshalJSON encodes c with its secret redacted.
-func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.redacted()) }
+func (c Config) MarshalJSON() ([]byte, error) { return c.fields().MarshalJSON() }
 
 // LogValue renders c for slog with its secret redacted.
-func (c Config) LogValue() slog.Value {
-	m := c.redacted()
-	attrs := make([]slog.Attr, 0, len(m))
-	for _, k := range configKeys {
-		attrs = append(attrs, slog.Any(k, m[k]))
-	}
-	return slog.GroupValue(attrs...)
-}
+func (c Config) LogValue() slog.Value { return c.fields().LogValue() }
 
 var (
-	// regionRE is a region id: it goes into a URL host and a query value.
-	regionRE = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 	// projectRE is a project id: it goes into the request path, so never a
 	// '/', '{' or '}' (a literal "{project_id}" must never be sent).
 	projectRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -160,47 +136,8 @@ var (
 // parseEndpoint turns an Endpoint or IAMEndpoint value into the
 // "scheme://host[:port]" the SDK wants ("" stays "").
 func parseEndpoint(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", nil
-	}
-	scheme, rest := "", raw
-	if i := strings.Index(raw, "://"); i >= 0 {
-		scheme, rest = strings.ToLower(raw[:i]), raw[i+3:]
-		if scheme != "http" && scheme != "https" {
-			return "", fmt.Errorf("scheme must be http or https, not %q", scheme)
-		}
-	}
-	rest = strings.TrimSuffix(rest, "/")
-	if rest == "" || strings.ContainsAny(rest, "/?#@ ") {
-		return "", errors.New(`must be "http(s)://host[:port]" or "host:port" without a path (the SDK drops any path)`)
-	}
-	u, err := url.Parse("//" + rest)
-	if err != nil || u.Hostname() == "" {
-		return "", fmt.Errorf("%q is not a host[:port]", rest)
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("port %q is not 1-65535", p)
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return "", errors.New("empty port")
-	}
-	if scheme == "" {
-		scheme = "https"
-		if isLoopback(u.Hostname()) {
-			scheme = "http"
-		}
-	}
-	return scheme + "://" + u.Host, nil
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
+	ep, err := collector.ParseEndpoint(raw)
+	return ep.URL(), err
 }
 
 // settings is a validated Config with its defaults applied.
@@ -214,76 +151,34 @@ type settings struct {
 // validate checks every field at once and applies defaults. Problems name
 // the Go field; none quotes the secret.
 func validate(cfg Config) (*settings, error) {
-	var errs []error
-	bad := func(field, format string, args ...any) { errs = append(errs, config.Invalid(field, format, args...)) }
+	acct := collector.AccountConfig{AccessKeyID: cfg.AccessKeyID, Secret: cfg.SecretAccessKey, SecretField: "SecretAccessKey",
+		AccountID: cfg.AccountID, AccountName: cfg.AccountName, Regions: cfg.Regions}
+	p := collector.ConfigProblems(acct.Validate())
 	s := &settings{Config: cfg}
-	s.AccessKeyID = strings.TrimSpace(s.AccessKeyID)
-	s.AccountID = strings.TrimSpace(s.AccountID)
-	s.AccountName = strings.TrimSpace(s.AccountName)
-	if s.AccessKeyID == "" {
-		bad("AccessKeyID", "required")
-	} else if strings.ContainsFunc(s.AccessKeyID, isSpaceOrControl) {
-		bad("AccessKeyID", "contains spaces or control characters")
-	}
-	switch {
-	case s.SecretAccessKey == "":
-		bad("SecretAccessKey", "required")
-	case strings.TrimSpace(s.SecretAccessKey) != s.SecretAccessKey || strings.ContainsFunc(s.SecretAccessKey, isControl):
-		bad("SecretAccessKey", "has leading/trailing spaces or control characters (value not shown)")
-	case s.SecretAccessKey == s.AccessKeyID:
-		bad("SecretAccessKey", "equals AccessKeyID")
-	}
-	if s.AccountID == "" {
-		s.AccountID = s.AccountName
-	}
-	if s.AccountID == "" {
-		bad("AccountID", "required (or set AccountName, its default)")
-	} else if msg := asset.CheckText(s.AccountID, true); msg != "" {
-		bad("AccountID", "%s", msg)
-	}
-	if msg := asset.CheckText(s.AccountName, false); msg != "" {
-		bad("AccountName", "%s", msg)
-	}
-	if len(s.Regions) == 0 {
-		bad("Regions", "at least one region is required")
-	}
-	seen := map[string]bool{}
-	regions := make([]string, 0, len(s.Regions))
-	for i, r := range s.Regions {
-		r = strings.TrimSpace(r)
-		switch {
-		case !regionRE.MatchString(r):
-			bad(fmt.Sprintf("Regions[%d]", i), "%q is not a region id (letters, digits, '-' and '_')", r)
-		case seen[r]:
-			bad(fmt.Sprintf("Regions[%d]", i), "%q is listed twice", r)
-		}
-		seen[r] = true
-		regions = append(regions, r)
-	}
-	s.Regions = regions
+	s.AccessKeyID, s.AccountID, s.AccountName, s.Regions = acct.AccessKeyID, acct.AccountID, acct.AccountName, acct.Regions
 	pids := make(map[string]string, len(s.ProjectIDs))
 	for _, r := range slices.Sorted(maps.Keys(s.ProjectIDs)) {
 		id := strings.TrimSpace(s.ProjectIDs[r])
 		key := strings.TrimSpace(r)
 		field := fmt.Sprintf("ProjectIDs[%s]", strconv.Quote(r))
 		switch {
-		case !seen[key]:
-			bad(field, "%q is not one of Regions", r)
+		case !slices.Contains(s.Regions, key):
+			p.Add(field, "%q is not one of Regions", r)
 		case id == "":
-			bad(field, "empty (leave the region out to look its project id up through IAM)")
+			p.Add(field, "empty (leave the region out to look its project id up through IAM)")
 		case !projectRE.MatchString(id):
-			bad(field, "%q is not a project id (letters, digits, '-' and '_', at most 64)", id)
+			p.Add(field, "%q is not a project id (letters, digits, '-' and '_', at most 64)", id)
 		}
 		pids[key] = id
 	}
 	s.ProjectIDs = pids
 	var err error
 	if s.endpoint, err = parseEndpoint(s.Endpoint); err != nil {
-		bad("Endpoint", "%v", err)
+		p.Add("Endpoint", "%v", err)
 	}
 	if strings.TrimSpace(s.IAMEndpoint) != "" {
 		if s.iamEndpoint, err = parseEndpoint(s.IAMEndpoint); err != nil {
-			bad("IAMEndpoint", "%v", err)
+			p.Add("IAMEndpoint", "%v", err)
 		}
 	} else {
 		s.iamEndpoint = s.endpoint
@@ -293,51 +188,18 @@ func validate(cfg Config) (*settings, error) {
 	case s.EnterpriseProjectID == "":
 		s.ep = AllGrantedEPs
 	case !epRE.MatchString(s.EnterpriseProjectID):
-		bad("EnterpriseProjectID", "%q is not an enterprise project id (\"0\", a UUID or %s)", s.EnterpriseProjectID, AllGrantedEPs)
+		p.Add("EnterpriseProjectID", "%q is not an enterprise project id (\"0\", a UUID or %s)", s.EnterpriseProjectID, AllGrantedEPs)
 	default:
 		s.ep = s.EnterpriseProjectID
 	}
-	switch {
-	case s.PageSize == 0:
-		s.PageSize = MaxPageSize
-	case s.PageSize < 0 || s.PageSize > MaxPageSize:
-		bad("PageSize", "must be 1-%d (0 = %d), got %d", MaxPageSize, MaxPageSize, s.PageSize)
-	}
-	switch {
-	case s.Timeout == 0:
-		s.Timeout = DefaultTimeout
-	case s.Timeout < 0:
-		bad("Timeout", "must not be negative, got %s", s.Timeout)
-	}
-	if len(errs) > 0 {
-		msg := make([]string, len(errs))
-		for i, e := range errs {
-			msg[i] = e.Error()
-		}
-		text := strings.Join(msg, "; ")
-		if cfg.SecretAccessKey != "" {
-			text = strings.ReplaceAll(text, cfg.SecretAccessKey, config.Redacted)
-		}
-		return nil, &ConfigError{Problems: errs, text: fmt.Sprintf("huawei: invalid config: %d problem(s): %s", len(errs), text)}
+	p.PageSize(&s.PageSize, MaxPageSize)
+	p.Timeout(&s.Timeout, DefaultTimeout)
+	if err := p.Err(ErrInvalidConfig, cfg.SecretAccessKey); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
 // ConfigError lists every problem of a Config, each a *config.FieldError
 // keyed by the Go field name. It matches ErrInvalidConfig with errors.Is.
-type ConfigError struct {
-	Problems []error
-	text     string
-}
-
-func (e *ConfigError) Error() string { return e.text }
-
-// Is makes errors.Is(err, ErrInvalidConfig) true.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
-
-// Unwrap returns the problems, so errors.As finds a *config.FieldError.
-func (e *ConfigError) Unwrap() []error { return e.Problems }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func isSpaceOrControl(r rune) bool { return r == ' ' || isControl(r) }
+type ConfigError = collector.ConfigError

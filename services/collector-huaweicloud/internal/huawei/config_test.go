@@ -1,15 +1,11 @@
 package huawei
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jmssync/jmssync/libs/collector/sourcetest"
 	"github.com/jmssync/jmssync/libs/config"
 )
 
@@ -24,19 +20,8 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 	_, err := New(Config{PageSize: 1001, Timeout: -time.Second, Endpoint: "ftp://x", IAMEndpoint: "http://h/path",
 		Regions: []string{"cn north 4", "a", "a"}, EnterpriseProjectID: "a/b",
 		ProjectIDs: map[string]string{"a": "{project_id}", "cn-south-1": "p1"}})
-	if !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("want ErrInvalidConfig, got %v", err)
-	}
-	var fe *config.FieldError
-	if !errors.As(err, &fe) {
-		t.Fatalf("no FieldError in %v", err)
-	}
-	for _, field := range []string{"AccessKeyID:", "SecretAccessKey:", "AccountID:", "Regions[0]:", "Regions[2]:", "Endpoint:",
-		"IAMEndpoint:", "PageSize:", "Timeout:", "EnterpriseProjectID:", `ProjectIDs["a"]:`, `ProjectIDs["cn-south-1"]:`} {
-		if !strings.Contains(err.Error(), field) {
-			t.Errorf("error does not name %s: %v", field, err)
-		}
-	}
+	sourcetest.ConfigProblems(t, err, ErrInvalidConfig, "AccessKeyID:", "SecretAccessKey:", "AccountID:", "Regions[0]:", "Regions[2]:", "Endpoint:",
+		"IAMEndpoint:", "PageSize:", "Timeout:", "EnterpriseProjectID:", `ProjectIDs["a"]:`, `ProjectIDs["cn-south-1"]:`)
 }
 
 func TestNewNeverEchoesTheSecret(t *testing.T) {
@@ -101,72 +86,41 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestParseEndpoint: the SDK's "scheme://host[:port]" of an endpoint
+// setting (collector.ParseEndpoint's own tests cover the syntax it refuses).
 func TestParseEndpoint(t *testing.T) {
-	for _, tc := range []struct {
-		in, want string
-		bad      bool
-	}{
-		{in: "", want: ""},
-		{in: "127.0.0.1:8080", want: "http://127.0.0.1:8080"},
-		{in: "localhost:8080", want: "http://localhost:8080"},
-		{in: "[::1]:8080", want: "http://[::1]:8080"},
-		{in: "http://127.0.0.1:8080/", want: "http://127.0.0.1:8080"},
-		{in: "https://127.0.0.1:8443", want: "https://127.0.0.1:8443"},
-		{in: "ecs.private.example.com", want: "https://ecs.private.example.com"},
-		{in: "10.0.0.5:80", want: "https://10.0.0.5:80"},
-		{in: "HTTP://10.0.0.5:80", want: "http://10.0.0.5:80"},
-		{in: "ftp://host", bad: true},
-		{in: "http://host/api", bad: true},
-		{in: "host:99999", bad: true},
-		{in: "host:", bad: true},
-		{in: "http://user:pw@host", bad: true},
-		{in: "host?x=1", bad: true},
-		{in: "http://", bad: true},
+	for in, want := range map[string]string{
+		"":                        "",
+		"127.0.0.1:8080":          "http://127.0.0.1:8080",
+		"localhost:8080":          "http://localhost:8080",
+		"[::1]:8080":              "http://[::1]:8080",
+		"http://127.0.0.1:8080/":  "http://127.0.0.1:8080",
+		"https://127.0.0.1:8443":  "https://127.0.0.1:8443",
+		"ecs.private.example.com": "https://ecs.private.example.com",
+		"10.0.0.5:80":             "https://10.0.0.5:80",
+		"HTTP://10.0.0.5:80":      "http://10.0.0.5:80",
 	} {
-		got, err := parseEndpoint(tc.in)
-		if tc.bad {
-			if err == nil {
-				t.Errorf("%q accepted as %q", tc.in, got)
-			}
-			continue
+		if got, err := parseEndpoint(in); err != nil || got != want {
+			t.Errorf("%q: got %q, %v; want %q", in, got, err, want)
 		}
-		if err != nil || got != tc.want {
-			t.Errorf("%q: got %q, %v; want %q", tc.in, got, err, tc.want)
-		}
+	}
+	if got, err := parseEndpoint("http://host/api"); err == nil {
+		t.Errorf("a path accepted as %q", got)
 	}
 }
 
 func TestConfigAndSourceNeverPrintTheSecret(t *testing.T) {
 	cfg := validConfig()
 	cfg.ProjectIDs = map[string]string{"cn-north-4": "pid-1"}
-	var outs []string
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%q", "%x"} {
-		outs = append(outs, fmt.Sprintf(verb, cfg), fmt.Sprintf(verb, &cfg))
-	}
-	j, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outs = append(outs, string(j))
-	var buf bytes.Buffer
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "config", cfg)
-	outs = append(outs, buf.String())
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d"} {
-		outs = append(outs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, *s))
+	out := sourcetest.PrintsNoSecret(t, testSecret, cfg, s)
+	if !strings.Contains(out.String, config.Redacted) || !strings.Contains(out.String, "HWEXAMPLEAK") || !strings.Contains(out.String, "cn-north-4=pid-1") {
+		t.Errorf("String: %s", out.String)
 	}
-	for _, o := range outs {
-		if strings.Contains(o, testSecret) {
-			t.Fatalf("secret printed: %s", o)
-		}
-	}
-	if !strings.Contains(outs[0], config.Redacted) || !strings.Contains(outs[0], "HWEXAMPLEAK") || !strings.Contains(outs[0], "cn-north-4=pid-1") {
-		t.Errorf("String: %s", outs[0])
-	}
-	if !strings.Contains(buf.String(), `"SecretAccessKey":"[REDACTED]"`) {
-		t.Errorf("slog: %s", buf.String())
+	if !strings.Contains(out.Slog, `"SecretAccessKey":"[REDACTED]"`) {
+		t.Errorf("slog: %s", out.Slog)
 	}
 }

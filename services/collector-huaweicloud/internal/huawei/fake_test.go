@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jmssync/jmssync/libs/collector"
+	"github.com/jmssync/jmssync/libs/collector/sourcetest"
 	"github.com/jmssync/jmssync/libs/events"
 )
 
@@ -49,13 +50,9 @@ func fakeSource(t *testing.T, f *fakeECS) *Source {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	src, err := New(Config{AccessKeyID: "HWFAKEAK", SecretAccessKey: "fake-secret-1", AccountID: "acct-test",
+	return sourcetest.Build(t, Config{AccessKeyID: "HWFAKEAK", SecretAccessKey: "fake-secret-1", AccountID: "acct-test",
 		Regions: []string{regionA}, ProjectIDs: map[string]string{regionA: fakeProject}, Endpoint: srv.URL,
-		Backoff: collector.Backoff{Base: 1, Max: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
+		Backoff: collector.Backoff{Base: 1, Max: 1}}, nil, New)
 }
 
 // ids returns "s-<from>" … "s-<to-1>".

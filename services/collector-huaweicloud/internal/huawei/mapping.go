@@ -6,11 +6,11 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/ecs/v2/model"
 
 	"github.com/jmssync/jmssync/libs/asset"
+	"github.com/jmssync/jmssync/libs/collector"
 )
 
 // createdLayouts: Huawei answers "2006-01-02T15:04:05Z"; offsets and
@@ -55,17 +55,17 @@ func MapServer(s model.ServerDetail, accountID, region string) asset.Instance {
 		Provider:   asset.HuaweiCloud,
 		AccountID:  accountID,
 		Region:     region,
-		Zone:       cleanText(s.OSEXTAZavailabilityZone),
+		Zone:       collector.CleanText(s.OSEXTAZavailabilityZone),
 		InstanceID: s.Id,
-		Name:       cleanText(s.Name),
-		Hostname:   cleanText(s.OSEXTSRVATTRhostname),
-		OSName:     cleanText(s.Metadata["image_name"]),
-		ImageName:  cleanText(s.Metadata["image_name"]),
+		Name:       collector.CleanText(s.Name),
+		Hostname:   collector.CleanText(s.OSEXTSRVATTRhostname),
+		OSName:     collector.CleanText(s.Metadata["image_name"]),
+		ImageName:  collector.CleanText(s.Metadata["image_name"]),
 		Status:     s.Status,
-		CreatedAt:  parseCreated(s.Created),
+		CreatedAt:  collector.ParseTime(s.Created, createdLayouts...),
 	}
 	if s.Flavor != nil {
-		out.InstanceType = cleanText(firstNonEmpty(s.Flavor.Id, s.Flavor.Name))
+		out.InstanceType = collector.CleanText(collector.FirstNonEmpty(s.Flavor.Id, s.Flavor.Name))
 	}
 	out.State = asset.NormalizeState(asset.HuaweiCloud, s.Status)
 	if strings.TrimSpace(s.OSEXTSTStaskState) != "" {
@@ -96,11 +96,11 @@ func MapServer(s model.ServerDetail, accountID, region string) asset.Instance {
 			out.PublicIPs = nil
 		}
 	}
-	out.VPCID = cleanText(firstNonEmpty(s.Metadata["vpc_id"], primaryKey))
+	out.VPCID = collector.CleanText(collector.FirstNonEmpty(s.Metadata["vpc_id"], primaryKey))
 	if s.Tags != nil {
 		tags := make([]string, 0, len(*s.Tags))
 		for _, t := range *s.Tags {
-			tags = append(tags, cleanText(t))
+			tags = append(tags, collector.CleanText(t))
 		}
 		out.Tags = asset.TagsFromStrings(tags)
 	}
@@ -166,38 +166,4 @@ func ipv4(a model.ServerAddress) (string, bool) {
 		return "", false
 	}
 	return ip.String(), true
-}
-
-func parseCreated(s string) time.Time {
-	s = strings.TrimSpace(s)
-	for _, layout := range createdLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
-}
-
-// cleanText removes control characters (asset.Validate refuses them) and
-// surrounding space from optional text.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return -1
-			}
-			return r
-		}, s)
-	}
-	return strings.TrimSpace(s)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if strings.TrimSpace(x) != "" {
-			return x
-		}
-	}
-	return ""
 }

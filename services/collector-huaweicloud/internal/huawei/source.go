@@ -21,7 +21,6 @@ import (
 	iamregion "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/region"
 
 	"github.com/jmssync/jmssync/libs/collector"
-	"github.com/jmssync/jmssync/libs/config"
 	"github.com/jmssync/jmssync/libs/events"
 )
 
@@ -34,6 +33,7 @@ const maxPages = 100_000
 type Source struct {
 	cfg       *settings // holds the secret; Format keeps it out of every rendering of a Source
 	transport *http.Transport
+	report    collector.Failures // the ListErrors of this account
 
 	projects *projectCache // region → project id, configured or looked up
 	// ecsURL and iamURL are the endpoints of the configured regions,
@@ -83,7 +83,8 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := &Source{cfg: s, transport: newTransport(), projects: &projectCache{ids: make(map[string]string, len(s.Regions))}}
+	src := &Source{cfg: s, transport: newTransport(), projects: &projectCache{ids: make(map[string]string, len(s.Regions))},
+		report: collector.Failures{AccountID: s.AccountID, Secret: s.SecretAccessKey, Codes: codes, RequestTimeout: fmt.Sprintf("Timeout %s", s.Timeout)}}
 	for r, id := range s.ProjectIDs {
 		src.projects.put(r, id, false)
 	}
@@ -248,65 +249,13 @@ func (s *Source) iamClient(ctx context.Context, region string) (*iam.IamClient, 
 	return iam.NewIamClient(hc), nil
 }
 
-// retry calls fn through the configured Backoff. Throttling is retried
-// within the Backoff budget; a 5xx answer gets one retry (a blip, not an
-// outage; see doc.go); nothing else is retried. It returns the calls made
-// and the last error as an *APIError.
+// retry calls fn through the configured Backoff (see
+// collector.ErrorCodes.Retry and doc.go) and returns the calls made and the
+// last error as an *APIError.
 func (s *Source) retry(ctx context.Context, action string, fn func() error) (int, *APIError) {
-	retried5xx := false
-	calls, err := s.cfg.Backoff.Do(ctx, func(err error) bool {
-		ae := toAPIError(ctx, action, err, s.cfg.SecretAccessKey)
-		switch {
-		case ae.throttled():
-			return true
-		case ae.transient() && !retried5xx:
-			retried5xx = true
-			return true
-		}
-		return false
+	return codes.Retry(ctx, s.cfg.Backoff, func(err error) *APIError {
+		return toAPIError(ctx, action, err, s.cfg.SecretAccessKey)
 	}, fn)
-	if err == nil {
-		return calls, nil
-	}
-	return calls, toAPIError(ctx, action, err, s.cfg.SecretAccessKey)
-}
-
-// fail turns an API error into a *collector.ListError whose Detail names the
-// account, the region, where it happened, the code and the request id.
-func (s *Source) fail(ae *APIError, region, where string, calls int) *collector.ListError {
-	reason := ae.reason()
-	var detail string
-	switch reason {
-	case events.ReasonThrottled:
-		detail = fmt.Sprintf("%s, still throttled after %d calls", ae.Error(), calls)
-	case events.ReasonCanceled:
-		detail = fmt.Sprintf("%s canceled", ae.Action)
-	case events.ReasonTimeout:
-		detail = fmt.Sprintf("%s got no answer within the request timeout (Timeout %s)", ae.Action, s.cfg.Timeout)
-		if ae.cause != nil {
-			detail = fmt.Sprintf("%s: the pass deadline passed", ae.Action)
-		}
-	default:
-		detail = ae.Error()
-	}
-	if where != "" {
-		detail = where + ": " + detail
-	}
-	return s.failf(reason, ae, region, "%s", detail)
-}
-
-// failf builds a *collector.ListError whose Detail starts with the account
-// and region; the secret is masked (defence in depth: nothing puts it there).
-func (s *Source) failf(reason string, err error, region, format string, args ...any) *collector.ListError {
-	detail := fmt.Sprintf(format, args...)
-	if region != "" {
-		detail = "region " + region + ": " + detail
-	}
-	detail = "account " + s.cfg.AccountID + ": " + detail
-	if s.cfg.SecretAccessKey != "" {
-		detail = strings.ReplaceAll(detail, s.cfg.SecretAccessKey, config.Redacted)
-	}
-	return &collector.ListError{Reason: reason, Detail: detail, Err: err}
 }
 
 // listProjects asks IAM for the projects named region (the caller's own
@@ -344,11 +293,11 @@ func (s *Source) projectID(ctx context.Context, region string) (string, int, *co
 	}
 	projects, calls, ae := s.listProjects(ctx, region)
 	if ae != nil {
-		return "", calls, s.fail(ae, region, "project id lookup", calls)
+		return "", calls, s.report.Fail(ae, region, "project id lookup", calls)
 	}
 	switch len(projects) {
 	case 0:
-		return "", calls, s.failf(ReasonProjectUnresolved, nil, region,
+		return "", calls, s.report.Failf(ReasonProjectUnresolved, nil, region,
 			"project id lookup: IAM lists no project named %q for this access key (region not opened for the account, or a wrong IAMEndpoint); set ProjectIDs[%q]", region, region)
 	case 1:
 	default:
@@ -356,12 +305,12 @@ func (s *Source) projectID(ctx context.Context, region string) (string, int, *co
 		for i, p := range projects {
 			ids[i] = p.Id
 		}
-		return "", calls, s.failf(ReasonProjectUnresolved, nil, region,
+		return "", calls, s.report.Failf(ReasonProjectUnresolved, nil, region,
 			"project id lookup: IAM lists %d projects named %q (%s); set ProjectIDs[%q] to the one to list", len(projects), region, strings.Join(ids, ", "), region)
 	}
 	id := projects[0].Id
 	if !projectRE.MatchString(id) {
-		return "", calls, s.failf(ReasonProjectUnresolved, nil, region, "project id lookup: IAM answered an unusable project id %q; set ProjectIDs[%q]", id, region)
+		return "", calls, s.report.Failf(ReasonProjectUnresolved, nil, region, "project id lookup: IAM answered an unusable project id %q; set ProjectIDs[%q]", id, region)
 	}
 	s.projects.put(region, id, false)
 	return id, calls, nil
@@ -377,22 +326,15 @@ func (s *Source) Identity(ctx context.Context, region string) (string, error) {
 	if region == "" {
 		region = s.cfg.Regions[0]
 	}
-	if !regionRE.MatchString(region) {
-		return "", s.failf(events.ReasonIdentityUnknown, nil, "", "invalid region %q", region)
+	if !collector.ValidRegionID(region) {
+		return "", s.report.Failf(events.ReasonIdentityUnknown, nil, "", "invalid region %q", region)
 	}
 	projects, calls, ae := s.listProjects(ctx, region)
 	if ae != nil {
-		le := s.fail(ae, region, "account identity", calls)
-		switch le.Reason {
-		case events.ReasonAuth, events.ReasonThrottled, events.ReasonTimeout, events.ReasonCanceled:
-		default:
-			le.Reason = events.ReasonIdentityUnknown
-		}
-		le.Calls = calls
-		return "", le
+		return "", s.report.FailIdentity(ae, region, "account identity", calls)
 	}
 	fail := func(format string, args ...any) (string, error) {
-		le := s.failf(events.ReasonIdentityUnknown, nil, region, "account identity: "+format, args...)
+		le := s.report.Failf(events.ReasonIdentityUnknown, nil, region, "account identity: "+format, args...)
 		le.Calls = calls
 		return "", le
 	}
@@ -425,19 +367,14 @@ var dryRunProbe = events.Probe{Name: events.ProbeDryRun, Outcome: events.ProbeUn
 // List lists every server of region, completely, or fails with a
 // *collector.ListError (see doc.go for the paging, retry and error policy).
 func (s *Source) List(ctx context.Context, region string) (*collector.Listing, error) {
-	if !regionRE.MatchString(region) {
-		return nil, s.failf(events.ReasonAPIError, nil, "", "invalid region %q", region)
+	if !collector.ValidRegionID(region) {
+		return nil, s.report.Failf(events.ReasonAPIError, nil, "", "invalid region %q", region)
 	}
 	lst := &collector.Listing{Probes: []events.Probe{dryRunProbe}}
-	failed := func(le *collector.ListError) (*collector.Listing, error) {
-		le.Probes = slices.Clone(lst.Probes)
-		le.Calls = lst.Calls
-		return nil, le
-	}
 	pid, calls, le := s.projectID(ctx, region)
 	lst.Calls += calls
 	if le != nil {
-		return failed(le)
+		return lst.Failed(le)
 	}
 
 	limit := int32(s.cfg.PageSize)
@@ -446,7 +383,7 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 	marker := ""
 	for page := 1; ; page++ {
 		if page > maxPages {
-			return failed(s.failf(events.ReasonAPIError, nil, region, "ListServersDetails still returns servers after %d pages", maxPages))
+			return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "ListServersDetails still returns servers after %d pages", maxPages))
 		}
 		var resp *model.ListServersDetailsResponse
 		calls, ae := s.retry(ctx, actionList, func() error {
@@ -467,7 +404,7 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 		})
 		lst.Calls += calls
 		if ae != nil {
-			return failed(s.fail(ae, region, fmt.Sprintf("page %d", page), calls))
+			return lst.Failed(s.report.Fail(ae, region, fmt.Sprintf("page %d", page), calls))
 		}
 		lst.Pages++
 		var servers []model.ServerDetail
@@ -485,15 +422,15 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 		}
 		for _, raw := range servers {
 			if raw.TenantId != "" && raw.TenantId != pid {
-				return failed(s.failf(events.ReasonAPIError, nil, region, "page %d: server %q reports project %q, not %q",
+				return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "page %d: server %q reports project %q, not %q",
 					page, raw.Id, raw.TenantId, pid))
 			}
 			in := MapServer(raw, s.cfg.AccountID, region)
 			if err := in.Validate(); err != nil {
-				return failed(s.failf(events.ReasonAPIError, err, region, "page %d: unusable server %q: %v", page, raw.Id, err))
+				return lst.Failed(s.report.Failf(events.ReasonAPIError, err, region, "page %d: unusable server %q: %v", page, raw.Id, err))
 			}
 			if seen[in.InstanceID] {
-				return failed(s.failf(events.ReasonChurn, nil, region, "page %d: server %s listed twice; the paging is inconsistent",
+				return lst.Failed(s.report.Failf(events.ReasonChurn, nil, region, "page %d: server %s listed twice; the paging is inconsistent",
 					page, in.InstanceID))
 			}
 			seen[in.InstanceID] = true
@@ -507,12 +444,12 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 		}
 		next := servers[len(servers)-1].Id
 		if next == "" || next == marker {
-			return failed(s.failf(events.ReasonAPIError, nil, region, "page %d: the last server has no usable id to continue from", page))
+			return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "page %d: the last server has no usable id to continue from", page))
 		}
 		marker = next
 	}
 	if stable && firstCount >= 0 && int32(len(lst.Instances)) < firstCount {
-		return failed(s.failf(events.ReasonAPIError, nil, region,
+		return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region,
 			"ListServersDetails reported count %d on every page but paging ended after %d servers", firstCount, len(lst.Instances)))
 	}
 	return lst, nil
