@@ -12,18 +12,19 @@ import (
 
 	"github.com/jmssync/jmssync/libs/config"
 	"github.com/jmssync/jmssync/libs/logging"
+	"github.com/jmssync/jmssync/services/collector-aliyun/aliyuncollector"
 )
 
 func main() {
-	cfg, err := config.Load[Config](config.WithPrefix("JMSSYNC_"))
+	cfg, err := config.Load[aliyuncollector.Config](config.WithPrefix("JMSSYNC_"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, Service+": configuration:", err)
+		fmt.Fprintln(os.Stderr, aliyuncollector.Service+": configuration:", err)
 		os.Exit(2)
 	}
-	log := logging.New(os.Stdout, cfg.LogLevel, Service, logging.WithSecrets(config.SecretValues(&cfg)...))
+	log := logging.New(os.Stdout, cfg.LogLevel, aliyuncollector.Service, logging.WithSecrets(config.SecretValues(&cfg)...))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, cfg, log); err != nil {
+	if err := aliyuncollector.Run(ctx, cfg, log); err != nil {
 		log.Error().Err(err).Msg("collector stopped")
 		os.Exit(1)
 	}

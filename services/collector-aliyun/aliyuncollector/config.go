@@ -1,4 +1,6 @@
-package main
+// Package aliyuncollector is the Aliyun collector service: its configuration
+// (JMSSYNC_* variables) and Run, shared by its main and the all-in-one.
+package aliyuncollector
 
 import (
 	"errors"

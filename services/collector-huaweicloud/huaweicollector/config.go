@@ -1,4 +1,7 @@
-package main
+// Package huaweicollector is the Huawei Cloud collector service: its
+// configuration (JMSSYNC_* variables) and Run, shared by its main and the
+// all-in-one.
+package huaweicollector
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package main
+package huaweicollector
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func Targets(cfg Config) ([]collector.Target, error) {
 	return targets, nil
 }
 
-// Run serves the collector until ctx ends. main and the all-in-one call it.
+// Run serves the collector until ctx ends. Its main and the all-in-one call it.
 func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	targets, err := Targets(cfg)
 	if err != nil {
