@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -120,26 +121,38 @@ func Serve(ctx context.Context, service string, provider asset.Provider, cfg Ser
 	}
 	topology.Set()
 
-	r, err := New(Options{JS: js, Conn: nc, Replica: cfg.ReplicaID(), Provider: provider,
-		LeaseTTL: cfg.LeaseTTL, Interval: cfg.Interval, Jitter: cfg.Jitter,
-		AccountConcurrency: cfg.AccountConcurrency, Regions: cfg.PinRegions, PassTimeout: cfg.PassTimeout,
-		Logger: log})
+	r, err := cfg.Runner(js, nc, provider, log)
 	if err != nil {
 		return err
 	}
 	log.Info().Str("replica", cfg.ReplicaID()).Int("scopes", len(targets)).Msg("collector started")
-	runErr := r.Run(ctx, targets)
-
-	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := r.Release(releaseCtx); err != nil {
-		log.Warn().Err(err).Msg("region leases not released; they expire after the lease TTL")
-	}
+	runErr := RunUntilDone(ctx, r, targets, log)
 	if err := <-opsDone; err != nil && runErr == nil {
 		runErr = err
 	}
-	if errors.Is(runErr, context.Canceled) {
+	return runErr
+}
+
+// Runner builds the runner a service configured by c runs, on an existing
+// connection (the all-in-one shares one connection among its services).
+func (c ServiceConfig) Runner(js jetstream.JetStream, nc *nats.Conn, provider asset.Provider, log zerolog.Logger) (*Runner, error) {
+	return New(Options{JS: js, Conn: nc, Replica: c.ReplicaID(), Provider: provider,
+		LeaseTTL: c.LeaseTTL, Interval: c.Interval, Jitter: c.Jitter,
+		AccountConcurrency: c.AccountConcurrency, Regions: c.PinRegions, PassTimeout: c.PassTimeout,
+		Logger: log})
+}
+
+// RunUntilDone runs r's cycles until ctx ends, then hands its region leases
+// back so another replica takes over at once (a crash leaves them to expire).
+func RunUntilDone(ctx context.Context, r *Runner, targets []Target, log zerolog.Logger) error {
+	err := r.Run(ctx, targets)
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := r.Release(releaseCtx); rerr != nil {
+		log.Warn().Err(rerr).Msg("region leases not released; they expire after the lease TTL")
+	}
+	if errors.Is(err, context.Canceled) {
 		return nil
 	}
-	return runErr
+	return err
 }
