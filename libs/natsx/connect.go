@@ -71,9 +71,10 @@ func Connect(ctx context.Context, o ConnectOptions, log zerolog.Logger) (*nats.C
 			log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats connected")
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			ev := log.Warn()
+			// A disconnect without an error is our own drain or close.
+			ev := log.Debug()
 			if err != nil {
-				ev = ev.Err(err)
+				ev = log.Warn().Err(err)
 			}
 			ev.Msg("nats disconnected")
 		}),
