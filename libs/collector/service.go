@@ -14,8 +14,7 @@ import (
 	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/config"
 	"github.com/jmssync/jmssync/libs/natsx"
-	"github.com/jmssync/jmssync/libs/ops"
-	"github.com/jmssync/jmssync/libs/telemetry"
+	"github.com/jmssync/jmssync/libs/svc"
 )
 
 // ServiceConfig is what every collector service reads from the environment
@@ -73,65 +72,22 @@ func (c ServiceConfig) ReplicaID() string {
 }
 
 // Serve runs a collector service until ctx ends: telemetry, the NATS
-// connection, the JetStream topology, the ops endpoints, and the runner's
-// cycles over targets. On a clean stop the region leases are released so
-// another replica takes over at once.
+// connection, the JetStream topology, the ops endpoints (see
+// svc.Standalone), and the runner's cycles over targets. On a clean stop the
+// region leases are released so another replica takes over at once.
 func Serve(ctx context.Context, service string, provider asset.Provider, cfg ServiceConfig, targets []Target, log zerolog.Logger) error {
-	shutdown, err := telemetry.Setup(ctx, service, telemetry.Options{})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
-
-	nc, err := natsx.Connect(ctx, cfg.NATS.ConnectOptions(service), log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-
-	var topology ops.Flag
-	topology.Clear("not yet declared")
-	ln, err := ops.Listen(cfg.HTTPAddr)
-	if err != nil {
-		return err
-	}
-	opsDone := make(chan error, 1)
-	go func() {
-		opsDone <- ops.ServeListener(ctx, ln, ops.Options{Logger: log,
-			Checks: []ops.Check{ops.NATSConnected(nc), topology.Check("jetstream topology")}})
-	}()
-
-	// NATS may come up after us: keep declaring until it works.
-	for {
-		err := natsx.EnsureTopology(ctx, js, natsx.TopologyOptions{})
-		if err == nil {
-			break
+	return svc.Standalone(ctx, service, cfg.NATS, cfg.HTTPAddr, log, func(_ context.Context, bus svc.Bus) (svc.Service, error) {
+		r, err := cfg.Runner(bus.JS, bus.Conn, provider, log)
+		if err != nil {
+			return svc.Service{}, err
 		}
-		topology.Clear(err.Error())
-		log.Warn().Err(err).Msg("jetstream topology not declared yet; retrying")
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(2 * time.Second):
-		}
-	}
-	topology.Set()
-
-	r, err := cfg.Runner(js, nc, provider, log)
-	if err != nil {
-		return err
-	}
-	log.Info().Str("replica", cfg.ReplicaID()).Int("scopes", len(targets)).Msg("collector started")
-	runErr := RunUntilDone(ctx, r, targets, log)
-	if err := <-opsDone; err != nil && runErr == nil {
-		runErr = err
-	}
-	return runErr
+		log.Info().Str("replica", cfg.ReplicaID()).Int("scopes", len(targets)).Msg("collector started")
+		return svc.Service{Run: func(ctx context.Context) error { return RunUntilDone(ctx, r, targets, log) }}, nil
+	})
 }
+
+// LogLevelName is the configured log level (for svc.Main).
+func (c ServiceConfig) LogLevelName() string { return c.LogLevel }
 
 // Runner builds the runner a service configured by c runs, on an existing
 // connection (the all-in-one shares one connection among its services).

@@ -4,28 +4,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/jmssync/jmssync/libs/config"
-	"github.com/jmssync/jmssync/libs/logging"
+	"github.com/jmssync/jmssync/libs/svc"
 	"github.com/jmssync/jmssync/services/collector-huaweicloud/huaweicollector"
 )
 
-func main() {
-	cfg, err := config.Load[huaweicollector.Config](config.WithPrefix("JMSSYNC_"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, huaweicollector.Service+": configuration:", err)
-		os.Exit(2)
-	}
-	log := logging.New(os.Stdout, cfg.LogLevel, huaweicollector.Service, logging.WithSecrets(config.SecretValues(&cfg)...))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := huaweicollector.Run(ctx, cfg, log); err != nil {
-		log.Error().Err(err).Msg("collector stopped")
-		os.Exit(1)
-	}
-}
+func main() { svc.Main(huaweicollector.Service, huaweicollector.Run) }
