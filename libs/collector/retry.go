@@ -62,13 +62,18 @@ func (b Backoff) Do(ctx context.Context, throttled func(error) bool, fn func() e
 	}
 }
 
+// sleepCtx waits for d unless ctx ends first. A context that is already
+// over wins even against a timer that fired at once (select would pick at
+// random between the two).
 func sleepCtx(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
 	case <-t.C:
-		return nil
 	}
+	return ctx.Err()
 }
