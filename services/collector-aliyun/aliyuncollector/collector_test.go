@@ -66,7 +66,7 @@ func (f *fixture) load(t *testing.T, extra map[string]string) Config {
 	t.Helper()
 	env := map[string]string{
 		"JMSSYNC_ALIYUN_ENDPOINT":                     f.sim.URL,
-		"JMSSYNC_ALIYUN_TIMEOUT":                      "3s",
+		"JMSSYNC_ALIYUN_TIMEOUT":                      "30s", // generous: CI runs many race-enabled tests at once
 		"JMSSYNC_ALIYUN_ACCOUNTS_0_ID":                "prod",
 		"JMSSYNC_ALIYUN_ACCOUNTS_0_NAME":              "生产账号",
 		"JMSSYNC_ALIYUN_ACCOUNTS_0_ACCESS_KEY_ID":     "LTAIgood",

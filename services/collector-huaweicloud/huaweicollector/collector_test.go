@@ -57,7 +57,7 @@ func (f *fixture) load(t *testing.T, extra map[string]string) Config {
 	t.Helper()
 	env := map[string]string{
 		"JMSSYNC_HUAWEI_ENDPOINT":                     f.sim.URL,
-		"JMSSYNC_HUAWEI_TIMEOUT":                      "3s",
+		"JMSSYNC_HUAWEI_TIMEOUT":                      "30s", // generous: CI runs many race-enabled tests at once
 		"JMSSYNC_HUAWEI_ACCOUNTS_0_ID":                "hw-prod",
 		"JMSSYNC_HUAWEI_ACCOUNTS_0_NAME":              "华为生产",
 		"JMSSYNC_HUAWEI_ACCOUNTS_0_ACCESS_KEY_ID":     "HWAKGOOD",
