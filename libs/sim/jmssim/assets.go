@@ -664,7 +664,7 @@ func (s *Server) parseLabel(o *org, it any) (labelReq, int) {
 
 func (s *Server) labelByName(o *org, name, value string) labelReq {
 	if o != nil {
-		if l := o.labels[name+"\x00"+value]; l != nil {
+		if l := o.labels[labelKey(name, value)]; l != nil {
 			return labelReq{l: l}
 		}
 	}
@@ -914,10 +914,10 @@ func (s *Server) draftNodes(o *org, d *draft, nodeID string) []*node {
 			n, _ := s.ensurePath(o, p)
 			ns = append(ns, n)
 		}
-		return dedupNodes(ns)
+		return dedup(ns)
 	}
 	if len(d.nodes) > 0 {
-		return dedupNodes(d.nodes)
+		return dedup(d.nodes)
 	}
 	if nodeID != "" {
 		if n := s.st.nodes[nodeID]; n != nil && n.org == o {
@@ -1272,11 +1272,10 @@ func (s *Server) hAssetTask(c *rctx) {
 }
 
 func (s *Server) hAssetsTask(c *rctx) {
-	body, ok := c.body()
+	m, ok := c.mapBody()
 	if !ok {
 		return
 	}
-	m, _ := body.(map[string]any)
 	ids, _ := m["assets"].([]any)
 	s.mu.Lock()
 	s.counters.ping += int64(len(ids))

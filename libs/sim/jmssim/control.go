@@ -469,7 +469,7 @@ func (s *Server) seedAsset(sa SeedAsset) error {
 	if len(a.nodes) == 0 {
 		a.nodes = []*node{o.root}
 	}
-	a.nodes = dedupNodes(a.nodes)
+	a.nodes = dedup(a.nodes)
 	for _, l := range sa.Labels {
 		k, v, ok := strings.Cut(l, ":")
 		if !ok {

@@ -20,26 +20,29 @@ func nodeRep(n *node) nodeJSON {
 	return nodeJSON{n.id, n.key, n.value, n.org.id, n.value, n.fullValue, n.org.name}
 }
 
-// orgNodes returns the nodes visible in the request's org, ordered by
-// (parent_key, value).
-func (s *Server) orgNodes(c *rctx) []*node {
-	var out []*node
-	for _, n := range s.st.nodes {
-		if c.org == nil || n.org == c.org {
-			out = append(out, n)
-		}
+// nodeTable lists nodes ordered by (parent_key, value, key).
+func (s *Server) nodeTable() *table[node] {
+	return &table[node]{s: s, model: "Node",
+		rows:  func(st *store) map[string]*node { return st.nodes },
+		orgOf: func(n *node) *org { return n.org },
+		less: func(a, b *node) bool {
+			if pa, pb := parentKey(a), parentKey(b); pa != pb {
+				return pa < pb
+			}
+			if a.value != b.value {
+				return a.value < b.value
+			}
+			return a.key < b.key
+		},
+		rep: func(n *node) any { return nodeRep(n) },
+		filters: map[string]func(*node) string{
+			"value": func(n *node) string { return n.value },
+			"key":   func(n *node) string { return n.key },
+			"id":    func(n *node) string { return n.id },
+		},
+		search: func(n *node) []string { return []string{n.fullValue} }, qSearch: true,
+		remove: s.nodeRemove,
 	}
-	sort.Slice(out, func(i, j int) bool {
-		pi, pj := parentKey(out[i]), parentKey(out[j])
-		if pi != pj {
-			return pi < pj
-		}
-		if out[i].value != out[j].value {
-			return out[i].value < out[j].value
-		}
-		return out[i].key < out[j].key
-	})
-	return out
 }
 
 func parentKey(n *node) string {
@@ -71,55 +74,6 @@ func (c *rctx) listGeneric(items []any, noTruncate bool) {
 	c.json(200, page{Count: count, Next: next, Previous: prev, Results: win})
 }
 
-func (s *Server) hNodeList(c *rctx) {
-	s.mu.RLock()
-	var items []any
-	terms := searchTerms(c.q.Get("search"))
-	if !s.v47() && c.q.Get("q") != "" {
-		terms = searchTerms(c.q.Get("q"))
-	}
-	for _, n := range s.orgNodes(c) {
-		if v := c.q.Get("value"); v != "" && n.value != v {
-			continue
-		}
-		if v := c.q.Get("key"); v != "" && n.key != v {
-			continue
-		}
-		if v := c.q.Get("id"); v != "" && n.id != v {
-			continue
-		}
-		if len(terms) > 0 && !matchTerms(terms, n.fullValue) {
-			continue
-		}
-		items = append(items, nodeRep(n))
-	}
-	s.mu.RUnlock()
-	c.listGeneric(items, false)
-}
-
-func (s *Server) findNode(c *rctx, id string) *node {
-	n := s.st.nodes[strings.ToLower(id)]
-	if n == nil || (c.org != nil && n.org != c.org) {
-		return nil
-	}
-	return n
-}
-
-func (s *Server) hNodeDetail(c *rctx) {
-	s.mu.RLock()
-	n := s.findNode(c, c.args[0])
-	var rep nodeJSON
-	if n != nil {
-		rep = nodeRep(n)
-	}
-	s.mu.RUnlock()
-	if n == nil {
-		c.notFoundObj("Node")
-		return
-	}
-	c.json(200, rep)
-}
-
 func validNodeValue(v string) string {
 	if strings.Contains(v, "/") {
 		return "Can't contains: /"
@@ -127,12 +81,29 @@ func validNodeValue(v string) string {
 	return ""
 }
 
+// nodeValueMsg checks a new value for a child of parent (nil for a root;
+// self, the node being renamed, excepted).
+func (s *Server) nodeValueMsg(v string, parent, self *node) string {
+	if msg := validNodeValue(v); msg != "" {
+		return msg
+	}
+	if parent == nil {
+		return ""
+	}
+	if other := parent.child(v); other != nil && other != self {
+		return s.msg(MsgNodeDup)
+	}
+	return ""
+}
+
+// valueErr writes a 400 about the value field.
+func valueErr(c *rctx, msg string) { c.json(400, map[string][]string{"value": {msg}}) }
+
 func (s *Server) hNodeCreate(c *rctx) {
-	body, ok := c.body()
+	m, ok := c.mapBody()
 	if !ok {
 		return
 	}
-	m, _ := body.(map[string]any)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.org == nil {
@@ -147,15 +118,11 @@ func (s *Server) hNodeCreate(c *rctx) {
 	v, _ := m["value"].(string)
 	v = strings.TrimSpace(v)
 	if v == "" {
-		c.json(400, map[string][]string{"value": {"This field is required."}})
+		valueErr(c, "This field is required.")
 		return
 	}
-	if msg := validNodeValue(v); msg != "" {
-		c.json(400, map[string][]string{"value": {msg}})
-		return
-	}
-	if c.org.root.child(v) != nil {
-		c.json(400, map[string][]string{"value": {s.msg(MsgNodeDup)}})
+	if msg := s.nodeValueMsg(v, c.org.root, nil); msg != "" {
+		valueErr(c, msg)
 		return
 	}
 	id, _ := m["id"].(string)
@@ -167,19 +134,9 @@ func (s *Server) hNodeCreate(c *rctx) {
 	c.json(201, nodeRep(n))
 }
 
-func (s *Server) hNodeChildCreate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
-	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	parent := s.findNode(c, c.args[0])
-	if parent == nil {
-		c.notFoundObj("Node")
-		return
-	}
+func (s *Server) hNodeChildCreate(c *rctx) { s.tab.nodes.withRow(c, true, s.nodeChildCreate) }
+
+func (s *Server) nodeChildCreate(c *rctx, m map[string]any, parent *node) {
 	if c.org == nil {
 		c.json(400, []string{s.msg(MsgRootSave)})
 		return
@@ -197,11 +154,11 @@ func (s *Server) hNodeChildCreate(c *rctx) {
 		}
 	}
 	if msg := validNodeValue(v); msg != "" {
-		c.json(400, map[string][]string{"value": {msg}})
+		valueErr(c, msg)
 		return
 	}
 	if s.opts.ParentSiblingQuirk && parent.parent != nil && parent.parent.child(v) != nil {
-		c.json(400, map[string][]string{"value": {s.msg(MsgNodeDup)}})
+		valueErr(c, s.msg(MsgNodeDup))
 		return
 	}
 	if parent.child(v) != nil {
@@ -219,7 +176,7 @@ func (s *Server) hNodeChildCreate(c *rctx) {
 
 func (s *Server) hNodeChildren(c *rctx) {
 	s.mu.RLock()
-	n := s.findNode(c, c.args[0])
+	n := s.tab.nodes.find(c, c.args[0])
 	if n == nil {
 		s.mu.RUnlock()
 		c.notFoundObj("Node")
@@ -256,7 +213,7 @@ func (s *Server) hNodeChildrenQuery(c *rctx) {
 	defer s.mu.RUnlock()
 	var n *node
 	if id := c.q.Get("id"); id != "" {
-		n = s.findNode(c, id)
+		n = s.tab.nodes.find(c, id)
 	} else if k := c.q.Get("key"); k != "" {
 		n = s.st.nodeByKey[k]
 		if n != nil && c.org != nil && n.org != c.org {
@@ -325,38 +282,22 @@ func (s *Server) childrenNodes(n *node) []*node {
 	return kids
 }
 
-func (s *Server) hNodeUpdate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
-	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := s.findNode(c, c.args[0])
-	if n == nil {
-		c.notFoundObj("Node")
-		return
-	}
+func (s *Server) hNodeUpdate(c *rctx) { s.tab.nodes.withRow(c, true, s.nodeUpdate) }
+
+func (s *Server) nodeUpdate(c *rctx, m map[string]any, n *node) {
 	v, has := m["value"].(string)
 	v = strings.TrimSpace(v)
 	if !has || v == "" {
 		if c.r.Method == "PUT" {
-			c.json(400, map[string][]string{"value": {"This field is required."}})
+			valueErr(c, "This field is required.")
 			return
 		}
 		c.json(200, nodeRep(n))
 		return
 	}
-	if msg := validNodeValue(v); msg != "" {
-		c.json(400, map[string][]string{"value": {msg}})
+	if msg := s.nodeValueMsg(v, n.parent, n); msg != "" {
+		valueErr(c, msg)
 		return
-	}
-	if n.parent != nil {
-		if other := n.parent.child(v); other != nil && other != n {
-			c.json(400, map[string][]string{"value": {s.msg(MsgNodeDup)}})
-			return
-		}
 	}
 	if n.isRoot() {
 		if v != n.value {
@@ -371,21 +312,16 @@ func (s *Server) hNodeUpdate(c *rctx) {
 	c.json(200, nodeRep(n))
 }
 
-func (s *Server) hNodeDelete(c *rctx) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := s.findNode(c, c.args[0])
-	if n == nil {
-		c.notFoundObj("Node")
-		return
-	}
+// nodeRemove deletes a node and its subtree unless it is a root or holds
+// assets.
+func (s *Server) nodeRemove(c *rctx, n *node) bool {
 	if n.isRoot() {
 		c.errorMsg(403, s.msg(MsgRootNodeDelete, n.value))
-		return
+		return false
 	}
 	if n.subtreeAssets() > 0 {
 		c.errorMsg(403, s.msg(MsgNodeHasAssets))
-		return
+		return false
 	}
 	p := n.parent
 	for i, k := range p.children {
@@ -395,58 +331,50 @@ func (s *Server) hNodeDelete(c *rctx) {
 		}
 	}
 	s.deleteNodeTree(n)
-	c.w.WriteHeader(204)
+	return true
 }
 
 // hNodeAssets: PUT /nodes/{id}/assets/add|remove|replace/ {"assets":[ids]}.
 func (s *Server) hNodeAssets(op string) handlerFunc {
 	return func(c *rctx) {
-		body, ok := c.body()
-		if !ok {
-			return
-		}
-		m, _ := body.(map[string]any)
-		list, _ := m["assets"].([]any)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		n := s.findNode(c, c.args[0])
-		if n == nil {
-			c.notFoundObj("Node")
-			return
-		}
-		var as []*asset
-		for _, it := range list {
-			id, _ := relatedID(it)
-			a := s.st.assets[strings.ToLower(id)]
-			if a == nil || a.org != n.org {
-				c.json(400, map[string][]string{"assets": {invalidPK(id)}})
-				return
-			}
-			as = append(as, a)
-		}
-		for _, a := range as {
-			switch op {
-			case "add":
-				s.setNodes(a, append(append([]*node{}, a.nodes...), n))
-			case "remove":
-				var keep []*node
-				for _, x := range a.nodes {
-					if x != n {
-						keep = append(keep, x)
-					}
-				}
-				if len(keep) == 0 {
-					keep = []*node{n.org.root}
-				}
-				s.setNodes(a, keep)
-			case "replace":
-				s.setNodes(a, []*node{n})
-			}
-		}
-		ids := make([]string, len(as))
-		for i, a := range as {
-			ids[i] = a.id
-		}
-		c.json(200, map[string]any{"assets": ids})
+		s.tab.nodes.withRow(c, true, func(c *rctx, m map[string]any, n *node) { s.nodeAssets(c, op, m, n) })
 	}
+}
+
+func (s *Server) nodeAssets(c *rctx, op string, m map[string]any, n *node) {
+	list, _ := m["assets"].([]any)
+	var as []*asset
+	for _, it := range list {
+		id, _ := relatedID(it)
+		a := s.st.assets[strings.ToLower(id)]
+		if a == nil || a.org != n.org {
+			c.json(400, map[string][]string{"assets": {invalidPK(id)}})
+			return
+		}
+		as = append(as, a)
+	}
+	for _, a := range as {
+		switch op {
+		case "add":
+			s.setNodes(a, append(append([]*node{}, a.nodes...), n))
+		case "remove":
+			var keep []*node
+			for _, x := range a.nodes {
+				if x != n {
+					keep = append(keep, x)
+				}
+			}
+			if len(keep) == 0 {
+				keep = []*node{n.org.root}
+			}
+			s.setNodes(a, keep)
+		case "replace":
+			s.setNodes(a, []*node{n})
+		}
+	}
+	ids := make([]string, len(as))
+	for i, a := range as {
+		ids[i] = a.id
+	}
+	c.json(200, map[string]any{"assets": ids})
 }

@@ -12,11 +12,10 @@ import (
 // ------------------------------------------------------------ tokens
 
 func (s *Server) hToken(c *rctx) {
-	body, ok := c.body()
+	m, ok := c.mapBody()
 	if !ok {
 		return
 	}
-	m, _ := body.(map[string]any)
 	un, _ := m["username"].(string)
 	pw, _ := m["password"].(string)
 	for _, u := range s.opts.Users {
@@ -95,10 +94,7 @@ func (s *Server) hPlatformList(c *rctx) {
 	s.mu.RLock()
 	amounts := s.platformAmounts()
 	s.mu.RUnlock()
-	terms := searchTerms(c.q.Get("search"))
-	if !s.v47() && c.q.Get("q") != "" {
-		terms = searchTerms(c.q.Get("q"))
-	}
+	terms := s.listTerms(c, true)
 	ps := append([]*platform(nil), s.platforms...)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
 	var items []any
@@ -193,87 +189,52 @@ func nonNil(r []refJSON) []refJSON {
 	return r
 }
 
-func (s *Server) hZoneList(c *rctx) {
-	s.mu.RLock()
-	var zs []*zone
-	for _, z := range s.st.zones {
-		if c.org == nil || z.org == c.org {
-			zs = append(zs, z)
-		}
+func (s *Server) zoneTable() *table[zone] {
+	return &table[zone]{s: s, model: s.zoneModel(),
+		rows:      func(st *store) map[string]*zone { return st.zones },
+		orgOf:     func(z *zone) *org { return z.org },
+		less:      func(a, b *zone) bool { return a.name < b.name },
+		rep:       func(z *zone) any { return s.zoneRep(z, false) },
+		detailRep: func(z *zone) any { return s.zoneRep(z, true) },
+		filters:   map[string]func(*zone) string{"name": func(z *zone) string { return z.name }},
+		search:    func(z *zone) []string { return []string{z.name} },
+		create:    s.zoneCreate, update: s.zoneUpdate, remove: s.zoneRemove,
 	}
-	sort.Slice(zs, func(i, j int) bool { return zs[i].name < zs[j].name })
-	terms := searchTerms(c.q.Get("search"))
-	var items []any
-	for _, z := range zs {
-		if v := c.q.Get("name"); v != "" && z.name != v {
-			continue
-		}
-		if len(terms) > 0 && !matchTerms(terms, z.name) {
-			continue
-		}
-		items = append(items, s.zoneRep(z, false))
-	}
-	s.mu.RUnlock()
-	c.listGeneric(items, false)
 }
 
-func (s *Server) findZone(c *rctx, id string) *zone {
-	z := s.st.zones[strings.ToLower(id)]
-	if z == nil || (c.org != nil && z.org != c.org) {
-		return nil
+// zoneFields validates a zone's name, comment and assets for a create (self
+// nil) or for an update of self (every field required on PUT).
+func (s *Server) zoneFields(c *rctx, m map[string]any, e fieldErrs, self *zone) (name, comment *string, as []*asset) {
+	o, required := c.org, true
+	if self != nil {
+		o, required = self.org, c.r.Method == "PUT"
 	}
-	return z
-}
-
-func (s *Server) hZoneDetail(c *rctx) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	z := s.findZone(c, c.args[0])
-	if z == nil {
-		c.notFoundObj(s.zoneModel())
-		return
-	}
-	c.json(200, s.zoneRep(z, true))
-}
-
-func (s *Server) hZoneCreate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
-	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := fieldErrs{}
-	name := charField(e, m, "name", 128, true, false)
-	comment := charField(e, m, "comment", 0, false, true)
-	if name != nil && c.org != nil && c.org.zones[*name] != nil {
-		e.add("name", s.msg(MsgUnique))
+	name = charField(e, m, "name", 128, required, false)
+	comment = charField(e, m, "comment", 0, false, true)
+	if name != nil && o != nil {
+		if other := o.zones[*name]; other != nil && other != self {
+			s.notUnique(e, "name")
+		}
 	}
 	as, ae := s.assetRefs(c, m["assets"])
 	if ae != "" {
 		e.add("assets", ae)
 	}
-	if len(e) > 0 {
-		c.json(400, e)
-		return
-	}
-	if c.org == nil {
-		c.json(400, []string{s.msg(MsgRootSave)})
-		return
-	}
-	z := &zone{id: s.newID(), name: *name, org: c.org, created: s.now()}
-	if comment != nil {
-		z.comment = *comment
-	}
-	c.org.zones[z.name] = z
-	s.st.zones[z.id] = z
-	for _, a := range as {
-		if a.platform.GatewayEnabled {
-			s.setZone(a, z)
+	return name, comment, as
+}
+
+func (s *Server) zoneCreate(c *rctx, m map[string]any, e fieldErrs) func() *zone {
+	name, comment, as := s.zoneFields(c, m, e, nil)
+	return func() *zone {
+		z := &zone{id: s.newID(), name: *name, org: c.org, created: s.now()}
+		if comment != nil {
+			z.comment = *comment
 		}
+		c.org.zones[z.name] = z
+		s.st.zones[z.id] = z
+		s.joinZone(z, as)
+		return z
 	}
-	c.json(201, s.zoneRep(z, false))
 }
 
 func (s *Server) assetRefs(c *rctx, v any) ([]*asset, string) {
@@ -290,64 +251,38 @@ func (s *Server) assetRefs(c *rctx, v any) ([]*asset, string) {
 	return out, ""
 }
 
-func (s *Server) hZoneUpdate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
-	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	z := s.findZone(c, c.args[0])
-	if z == nil {
-		c.notFoundObj(s.zoneModel())
-		return
-	}
-	e := fieldErrs{}
-	name := charField(e, m, "name", 128, c.r.Method == "PUT", false)
-	comment := charField(e, m, "comment", 0, false, true)
-	if name != nil && *name != z.name && z.org.zones[*name] != nil {
-		e.add("name", s.msg(MsgUnique))
-	}
-	as, ae := s.assetRefs(c, m["assets"])
-	if ae != "" {
-		e.add("assets", ae)
-	}
-	if len(e) > 0 {
-		c.json(400, e)
-		return
-	}
-	if name != nil && *name != z.name {
-		delete(z.org.zones, z.name)
-		z.name = *name
-		z.org.zones[z.name] = z
-	}
-	if comment != nil {
-		z.comment = *comment
-	}
-	if _, ok := m["assets"]; ok {
-		for _, a := range s.st.assets {
-			if a.zone == z && !containsAsset(as, a) {
-				s.setZone(a, nil)
-			}
-		}
-		for _, a := range as {
-			if a.platform.GatewayEnabled {
-				s.setZone(a, z)
-			}
+// joinZone puts the assets that can use a gateway into z.
+func (s *Server) joinZone(z *zone, as []*asset) {
+	for _, a := range as {
+		if a.platform.GatewayEnabled {
+			s.setZone(a, z)
 		}
 	}
-	c.json(200, s.zoneRep(z, false))
 }
 
-func (s *Server) hZoneDelete(c *rctx) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	z := s.findZone(c, c.args[0])
-	if z == nil {
-		c.notFoundObj(s.zoneModel())
-		return
+func (s *Server) zoneUpdate(c *rctx, m map[string]any, z *zone, e fieldErrs) func() {
+	name, comment, as := s.zoneFields(c, m, e, z)
+	return func() {
+		if name != nil && *name != z.name {
+			delete(z.org.zones, z.name)
+			z.name = *name
+			z.org.zones[z.name] = z
+		}
+		if comment != nil {
+			z.comment = *comment
+		}
+		if _, ok := m["assets"]; ok {
+			for _, a := range s.st.assets {
+				if a.zone == z && !containsAsset(as, a) {
+					s.setZone(a, nil)
+				}
+			}
+			s.joinZone(z, as)
+		}
 	}
+}
+
+func (s *Server) zoneRemove(_ *rctx, z *zone) bool {
 	if z.assets > 0 {
 		for _, a := range s.st.assets {
 			if a.zone == z {
@@ -357,7 +292,7 @@ func (s *Server) hZoneDelete(c *rctx) {
 	}
 	delete(z.org.zones, z.name)
 	delete(s.st.zones, z.id)
-	c.w.WriteHeader(204)
+	return true
 }
 
 // ------------------------------------------------------------ labels
@@ -368,43 +303,26 @@ func (s *Server) labelRep(l *label) map[string]any {
 		"org_id": l.org.id, "org_name": l.org.name}
 }
 
-func (s *Server) orgLabels(c *rctx) []*label {
-	var ls []*label
-	for _, l := range s.st.labels {
-		if c.org == nil || l.org == c.org {
-			ls = append(ls, l)
-		}
+func (s *Server) labelTable() *table[label] {
+	return &table[label]{s: s, model: "Label",
+		rows:  func(st *store) map[string]*label { return st.labels },
+		orgOf: func(l *label) *org { return l.org },
+		less: func(a, b *label) bool {
+			if a.name != b.name {
+				return a.name < b.name
+			}
+			return a.value < b.value
+		},
+		rep: func(l *label) any { return s.labelRep(l) },
+		filters: map[string]func(*label) string{
+			"name":  func(l *label) string { return l.name },
+			"value": func(l *label) string { return l.value },
+			"id":    func(l *label) string { return l.id },
+		},
+		search: func(l *label) []string { return []string{l.id, l.name, l.value} },
+		create: s.labelCreate, update: s.labelUpdate,
+		remove: func(_ *rctx, l *label) bool { s.deleteLabel(l); return true },
 	}
-	sort.Slice(ls, func(i, j int) bool {
-		if ls[i].name != ls[j].name {
-			return ls[i].name < ls[j].name
-		}
-		return ls[i].value < ls[j].value
-	})
-	return ls
-}
-
-func (s *Server) hLabelList(c *rctx) {
-	s.mu.RLock()
-	terms := searchTerms(c.q.Get("search"))
-	var items []any
-	for _, l := range s.orgLabels(c) {
-		if v := c.q.Get("name"); v != "" && l.name != v {
-			continue
-		}
-		if v := c.q.Get("value"); v != "" && l.value != v {
-			continue
-		}
-		if v := c.q.Get("id"); v != "" && l.id != v {
-			continue
-		}
-		if len(terms) > 0 && !matchTerms(terms, l.id, l.name, l.value) {
-			continue
-		}
-		items = append(items, s.labelRep(l))
-	}
-	s.mu.RUnlock()
-	c.listGeneric(items, false)
 }
 
 func (s *Server) hLabelKeys(c *rctx) {
@@ -412,7 +330,7 @@ func (s *Server) hLabelKeys(c *rctx) {
 	seen := map[string]bool{}
 	keys := []string{}
 	terms := searchTerms(c.q.Get("search"))
-	for _, l := range s.orgLabels(c) {
+	for _, l := range s.tab.labels.visible(c) {
 		if !seen[l.name] && (len(terms) == 0 || matchTerms(terms, l.name)) {
 			seen[l.name] = true
 			keys = append(keys, l.name)
@@ -420,25 +338,6 @@ func (s *Server) hLabelKeys(c *rctx) {
 	}
 	s.mu.RUnlock()
 	c.json(200, keys)
-}
-
-func (s *Server) findLabel(c *rctx, id string) *label {
-	l := s.st.labels[strings.ToLower(id)]
-	if l == nil || (c.org != nil && l.org != c.org) {
-		return nil
-	}
-	return l
-}
-
-func (s *Server) hLabelDetail(c *rctx) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	l := s.findLabel(c, c.args[0])
-	if l == nil {
-		c.notFoundObj("Label")
-		return
-	}
-	c.json(200, s.labelRep(l))
 }
 
 func labelFields(e fieldErrs, m map[string]any, required bool) (*string, *string) {
@@ -453,52 +352,29 @@ func labelFields(e fieldErrs, m map[string]any, required bool) (*string, *string
 	return name, value
 }
 
-func (s *Server) hLabelCreate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
-	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := fieldErrs{}
-	name, value := labelFields(e, m, true)
-	if len(e) == 0 && c.org != nil && c.org.labels[*name+"\x00"+*value] != nil {
-		e.add("name", s.msg(MsgUnique))
-		e.add("value", s.msg(MsgUnique))
-	}
-	if len(e) > 0 {
-		c.json(400, e)
-		return
-	}
-	if c.org == nil {
-		c.json(400, []string{s.msg(MsgRootSave)})
-		return
-	}
-	l := s.getOrCreateLabel(c.org, *name, *value)
+// labelExtras sets the fields a label's name:value does not identify.
+func labelExtras(l *label, m map[string]any) {
 	if v, ok := m["color"].(string); ok {
 		l.color = v
 	}
 	if v, ok := m["comment"].(string); ok {
 		l.comment = v
 	}
-	c.json(201, s.labelRep(l))
 }
 
-func (s *Server) hLabelUpdate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
+func (s *Server) labelCreate(c *rctx, m map[string]any, e fieldErrs) func() *label {
+	name, value := labelFields(e, m, true)
+	if len(e) == 0 && c.org != nil && c.org.labels[labelKey(*name, *value)] != nil {
+		s.notUnique(e, "name", "value")
 	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.findLabel(c, c.args[0])
-	if l == nil {
-		c.notFoundObj("Label")
-		return
+	return func() *label {
+		l := s.getOrCreateLabel(c.org, *name, *value)
+		labelExtras(l, m)
+		return l
 	}
-	e := fieldErrs{}
+}
+
+func (s *Server) labelUpdate(c *rctx, m map[string]any, l *label, e fieldErrs) func() {
 	name, value := labelFields(e, m, c.r.Method == "PUT")
 	nn, nv := l.name, l.value
 	if name != nil {
@@ -507,37 +383,16 @@ func (s *Server) hLabelUpdate(c *rctx) {
 	if value != nil {
 		nv = *value
 	}
-	if other := l.org.labels[nn+"\x00"+nv]; other != nil && other != l {
-		e.add("name", s.msg(MsgUnique))
-		e.add("value", s.msg(MsgUnique))
+	if other := l.org.labels[labelKey(nn, nv)]; other != nil && other != l {
+		s.notUnique(e, "name", "value")
 	}
-	if len(e) > 0 {
-		c.json(400, e)
-		return
+	return func() {
+		delete(l.org.labels, labelKey(l.name, l.value))
+		l.name, l.value = nn, nv
+		l.org.labels[labelKey(nn, nv)] = l
+		labelExtras(l, m)
+		l.updated = s.now()
 	}
-	delete(l.org.labels, l.name+"\x00"+l.value)
-	l.name, l.value = nn, nv
-	l.org.labels[nn+"\x00"+nv] = l
-	if v, ok := m["color"].(string); ok {
-		l.color = v
-	}
-	if v, ok := m["comment"].(string); ok {
-		l.comment = v
-	}
-	l.updated = s.now()
-	c.json(200, s.labelRep(l))
-}
-
-func (s *Server) hLabelDelete(c *rctx) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.findLabel(c, c.args[0])
-	if l == nil {
-		c.notFoundObj("Label")
-		return
-	}
-	s.deleteLabel(l)
-	c.w.WriteHeader(204)
 }
 
 // ------------------------------------------------------------ account templates
@@ -553,53 +408,25 @@ func (s *Server) templateRep(t *template) map[string]any {
 		"org_id": t.org.id, "org_name": t.org.name}
 }
 
-func (s *Server) hTemplateList(c *rctx) {
-	s.mu.RLock()
-	var ts []*template
-	for _, t := range s.st.tmpls {
-		if c.org == nil || t.org == c.org {
-			ts = append(ts, t)
-		}
+func (s *Server) templateTable() *table[template] {
+	return &table[template]{s: s, model: "Account template",
+		rows:  func(st *store) map[string]*template { return st.tmpls },
+		orgOf: func(t *template) *org { return t.org },
+		less:  func(a, b *template) bool { return a.name < b.name },
+		rep:   func(t *template) any { return s.templateRep(t) },
+		filters: map[string]func(*template) string{
+			"name":     func(t *template) string { return t.name },
+			"username": func(t *template) string { return t.username },
+			"id":       func(t *template) string { return t.id },
+		},
+		search: func(t *template) []string { return []string{t.username, t.name} },
+		create: s.templateCreate, update: s.templateUpdate,
+		remove: func(_ *rctx, t *template) bool {
+			delete(t.org.tmpls, t.name)
+			delete(s.st.tmpls, t.id)
+			return true
+		},
 	}
-	sort.Slice(ts, func(i, j int) bool { return ts[i].name < ts[j].name })
-	terms := searchTerms(c.q.Get("search"))
-	var items []any
-	for _, t := range ts {
-		if v := c.q.Get("name"); v != "" && t.name != v {
-			continue
-		}
-		if v := c.q.Get("username"); v != "" && t.username != v {
-			continue
-		}
-		if v := c.q.Get("id"); v != "" && t.id != v {
-			continue
-		}
-		if len(terms) > 0 && !matchTerms(terms, t.username, t.name) {
-			continue
-		}
-		items = append(items, s.templateRep(t))
-	}
-	s.mu.RUnlock()
-	c.listGeneric(items, false)
-}
-
-func (s *Server) findTemplate(c *rctx, id string) *template {
-	t := s.st.tmpls[strings.ToLower(id)]
-	if t == nil || (c.org != nil && t.org != c.org) {
-		return nil
-	}
-	return t
-}
-
-func (s *Server) hTemplateDetail(c *rctx) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t := s.findTemplate(c, c.args[0])
-	if t == nil {
-		c.notFoundObj("Account template")
-		return
-	}
-	c.json(200, s.templateRep(t))
 }
 
 func (s *Server) templateFields(e fieldErrs, m map[string]any, t *template, required bool) {
@@ -634,81 +461,38 @@ func (s *Server) templateFields(e fieldErrs, m map[string]any, t *template, requ
 	}
 }
 
-func (s *Server) hTemplateCreate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
-	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) templateCreate(c *rctx, m map[string]any, e fieldErrs) func() *template {
 	t := &template{secretType: "password", active: true}
-	e := fieldErrs{}
 	s.templateFields(e, m, t, true)
 	if e["name"] == nil && c.org != nil && c.org.tmpls[t.name] != nil {
-		e.add("name", s.msg(MsgUnique))
+		s.notUnique(e, "name")
 	}
-	if len(e) > 0 {
-		c.json(400, e)
-		return
-	}
-	if c.org == nil {
-		c.json(400, []string{s.msg(MsgRootSave)})
-		return
-	}
-	t.id, t.org = s.newID(), c.org
-	if v, ok := m["id"].(string); ok {
-		if u, err := uuid.Parse(v); err == nil && s.st.tmpls[u.String()] == nil {
-			t.id = u.String()
+	return func() *template {
+		t.id, t.org = s.newID(), c.org
+		if v, ok := m["id"].(string); ok {
+			if u, err := uuid.Parse(v); err == nil && s.st.tmpls[u.String()] == nil {
+				t.id = u.String()
+			}
 		}
+		t.created, t.updated = s.now(), s.now()
+		s.st.tmpls[t.id] = t
+		c.org.tmpls[t.name] = t
+		return t
 	}
-	t.created, t.updated = s.now(), s.now()
-	s.st.tmpls[t.id] = t
-	c.org.tmpls[t.name] = t
-	c.json(201, s.templateRep(t))
 }
 
-func (s *Server) hTemplateUpdate(c *rctx) {
-	body, ok := c.body()
-	if !ok {
-		return
-	}
-	m, _ := body.(map[string]any)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.findTemplate(c, c.args[0])
-	if t == nil {
-		c.notFoundObj("Account template")
-		return
-	}
+func (s *Server) templateUpdate(c *rctx, m map[string]any, t *template, e fieldErrs) func() {
 	cp := *t
-	e := fieldErrs{}
 	s.templateFields(e, m, &cp, c.r.Method == "PUT")
 	if other := t.org.tmpls[cp.name]; other != nil && other != t {
-		e.add("name", s.msg(MsgUnique))
+		s.notUnique(e, "name")
 	}
-	if len(e) > 0 {
-		c.json(400, e)
-		return
+	return func() {
+		delete(t.org.tmpls, t.name)
+		*t = cp
+		t.updated = s.now()
+		t.org.tmpls[t.name] = t
 	}
-	delete(t.org.tmpls, t.name)
-	*t = cp
-	t.updated = s.now()
-	t.org.tmpls[t.name] = t
-	c.json(200, s.templateRep(t))
-}
-
-func (s *Server) hTemplateDelete(c *rctx) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.findTemplate(c, c.args[0])
-	if t == nil {
-		c.notFoundObj("Account template")
-		return
-	}
-	delete(t.org.tmpls, t.name)
-	delete(s.st.tmpls, t.id)
-	c.w.WriteHeader(204)
 }
 
 // ------------------------------------------------------------ accounts
@@ -863,13 +647,35 @@ func (s *Server) accountRep(ac *account) map[string]any {
 		"org_id": a.org.id, "org_name": a.org.name}
 }
 
+func (s *Server) accountTable() *table[account] {
+	return &table[account]{s: s, model: "Account",
+		rows:  func(st *store) map[string]*account { return st.accounts },
+		orgOf: func(ac *account) *org { return ac.asset.org },
+		less: func(a, b *account) bool {
+			if a.asset.name != b.asset.name {
+				return a.asset.name < b.asset.name
+			}
+			return a.name < b.name
+		},
+		rep: func(ac *account) any { return s.accountRep(ac) },
+		filters: map[string]func(*account) string{
+			"username": func(ac *account) string { return ac.username },
+			"source":   func(ac *account) string { return ac.source },
+		},
+		remove: s.accountRemove,
+	}
+}
+
+// hAccountList: the request org's accounts, or one asset's (?asset= or ?asset_id=).
 func (s *Server) hAccountList(c *rctx) {
+	t := s.tab.accounts
 	s.mu.RLock()
+	v := c.q.Get("asset")
+	if v == "" {
+		v = c.q.Get("asset_id")
+	}
 	var acs []*account
-	if v := c.q.Get("asset"); v != "" || c.q.Get("asset_id") != "" {
-		if v == "" {
-			v = c.q.Get("asset_id")
-		}
+	if v != "" {
 		a := s.findAsset(c, &endpoint{model: "Asset"}, v)
 		if a == nil {
 			s.mu.RUnlock()
@@ -877,39 +683,20 @@ func (s *Server) hAccountList(c *rctx) {
 			return
 		}
 		acs = append(acs, a.accounts...)
+		t.sort(acs)
 	} else {
-		for _, ac := range s.st.accounts {
-			if c.org == nil || ac.asset.org == c.org {
-				acs = append(acs, ac)
-			}
-		}
+		acs = t.visible(c)
 	}
-	sort.Slice(acs, func(i, j int) bool {
-		if acs[i].asset.name != acs[j].asset.name {
-			return acs[i].asset.name < acs[j].asset.name
-		}
-		return acs[i].name < acs[j].name
-	})
-	var items []any
-	for _, ac := range acs {
-		if v := c.q.Get("username"); v != "" && ac.username != v {
-			continue
-		}
-		if v := c.q.Get("source"); v != "" && ac.source != v {
-			continue
-		}
-		items = append(items, s.accountRep(ac))
-	}
+	items := t.items(c, acs)
 	s.mu.RUnlock()
 	c.listGeneric(items, false)
 }
 
 func (s *Server) hAccountCreate(c *rctx) {
-	body, ok := c.body()
+	m, ok := c.mapBody()
 	if !ok {
 		return
 	}
-	m, _ := body.(map[string]any)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, _ := relatedID(m["asset"])
@@ -950,33 +737,7 @@ func (s *Server) hAccountCreate(c *rctx) {
 	c.json(201, s.accountRep(ac))
 }
 
-func (s *Server) findAccount(c *rctx, id string) *account {
-	ac := s.st.accounts[strings.ToLower(id)]
-	if ac == nil || (c.org != nil && ac.asset.org != c.org) {
-		return nil
-	}
-	return ac
-}
-
-func (s *Server) hAccountDetail(c *rctx) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ac := s.findAccount(c, c.args[0])
-	if ac == nil {
-		c.notFoundObj("Account")
-		return
-	}
-	c.json(200, s.accountRep(ac))
-}
-
-func (s *Server) hAccountDelete(c *rctx) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ac := s.findAccount(c, c.args[0])
-	if ac == nil {
-		c.notFoundObj("Account")
-		return
-	}
+func (s *Server) accountRemove(_ *rctx, ac *account) bool {
 	a := ac.asset
 	for i, x := range a.accounts {
 		if x == ac {
@@ -985,17 +746,16 @@ func (s *Server) hAccountDelete(c *rctx) {
 		}
 	}
 	delete(s.st.accounts, ac.id)
-	c.w.WriteHeader(204)
+	return true
 }
 
 // ------------------------------------------------------------ spm
 
 func (s *Server) hSpmCreate(c *rctx) {
-	body, ok := c.body()
+	m, ok := c.mapBody()
 	if !ok {
 		return
 	}
-	m, _ := body.(map[string]any)
 	list, _ := m["resources"].([]any)
 	ids := map[string]bool{}
 	for _, it := range list {

@@ -36,11 +36,12 @@ func (s *Server) routeTable() []route {
 	add("assets/platforms/*", map[string]handlerFunc{"GET": s.hPlatformDetail, "PUT": s.hPlatformInternal,
 		"PATCH": s.hPlatformInternal, "DELETE": s.hPlatformInternal})
 
-	add("assets/nodes", map[string]handlerFunc{"GET": s.hNodeList, "POST": s.hNodeCreate})
+	nodes := s.tab.nodes
+	add("assets/nodes", map[string]handlerFunc{"GET": nodes.hList, "POST": s.hNodeCreate})
 	add("assets/nodes/children", map[string]handlerFunc{"GET": s.hNodeChildrenQuery})
 	add("assets/nodes/children/tree", map[string]handlerFunc{"GET": s.hNodeTree})
-	add("assets/nodes/*", map[string]handlerFunc{"GET": s.hNodeDetail, "PUT": s.hNodeUpdate,
-		"PATCH": s.hNodeUpdate, "DELETE": s.hNodeDelete})
+	add("assets/nodes/*", map[string]handlerFunc{"GET": nodes.hDetail, "PUT": s.hNodeUpdate,
+		"PATCH": s.hNodeUpdate, "DELETE": nodes.hDelete})
 	add("assets/nodes/*/children", map[string]handlerFunc{"GET": s.hNodeChildren, "POST": s.hNodeChildCreate})
 	add("assets/nodes/*/assets/add", map[string]handlerFunc{"PUT": s.hNodeAssets("add")})
 	add("assets/nodes/*/assets/remove", map[string]handlerFunc{"PUT": s.hNodeAssets("remove")})
@@ -69,22 +70,25 @@ func (s *Server) routeTable() []route {
 	if s.v47() {
 		zonePath = "assets/domains"
 	}
-	add(zonePath, map[string]handlerFunc{"GET": s.hZoneList, "POST": s.hZoneCreate})
-	add(zonePath+"/*", map[string]handlerFunc{"GET": s.hZoneDetail, "PUT": s.hZoneUpdate, "PATCH": s.hZoneUpdate,
-		"DELETE": s.hZoneDelete})
+	zones := s.tab.zones
+	add(zonePath, map[string]handlerFunc{"GET": zones.hList, "POST": zones.hCreate})
+	add(zonePath+"/*", map[string]handlerFunc{"GET": zones.hDetail, "PUT": zones.hUpdate, "PATCH": zones.hUpdate,
+		"DELETE": zones.hDelete})
 
 	for _, lp := range []string{"labels/labels", "assets/labels"} {
-		add(lp, map[string]handlerFunc{"GET": s.hLabelList, "POST": s.hLabelCreate})
+		labels := s.tab.labels
+		add(lp, map[string]handlerFunc{"GET": labels.hList, "POST": labels.hCreate})
 		add(lp+"/keys", map[string]handlerFunc{"GET": s.hLabelKeys})
-		add(lp+"/*", map[string]handlerFunc{"GET": s.hLabelDetail, "PUT": s.hLabelUpdate, "PATCH": s.hLabelUpdate,
-			"DELETE": s.hLabelDelete})
+		add(lp+"/*", map[string]handlerFunc{"GET": labels.hDetail, "PUT": labels.hUpdate, "PATCH": labels.hUpdate,
+			"DELETE": labels.hDelete})
 	}
 
-	add("accounts/account-templates", map[string]handlerFunc{"GET": s.hTemplateList, "POST": s.hTemplateCreate})
-	add("accounts/account-templates/*", map[string]handlerFunc{"GET": s.hTemplateDetail, "PATCH": s.hTemplateUpdate,
-		"PUT": s.hTemplateUpdate, "DELETE": s.hTemplateDelete})
+	tmpls, accounts := s.tab.tmpls, s.tab.accounts
+	add("accounts/account-templates", map[string]handlerFunc{"GET": tmpls.hList, "POST": tmpls.hCreate})
+	add("accounts/account-templates/*", map[string]handlerFunc{"GET": tmpls.hDetail, "PATCH": tmpls.hUpdate,
+		"PUT": tmpls.hUpdate, "DELETE": tmpls.hDelete})
 	add("accounts/accounts", map[string]handlerFunc{"GET": s.hAccountList, "POST": s.hAccountCreate})
-	add("accounts/accounts/*", map[string]handlerFunc{"GET": s.hAccountDetail, "DELETE": s.hAccountDelete})
+	add("accounts/accounts/*", map[string]handlerFunc{"GET": accounts.hDetail, "DELETE": accounts.hDelete})
 
 	add("common/resources/cache", map[string]handlerFunc{"POST": s.hSpmCreate})
 	return rs

@@ -51,6 +51,7 @@ type Server struct {
 	closing chan struct{}
 	closeMu sync.Once
 
+	tab    tables // the per-org resources' handlers (table.go)
 	routes []route
 
 	srv *simnet.Server
@@ -93,6 +94,7 @@ func New(o Options) *Server {
 		s.platByID[p.ID] = p
 		s.platByName[p.Name] = p
 	}
+	s.tab = s.newTables()
 	s.routes = s.routeTable()
 	s.mu.Lock()
 	s.newStore()
@@ -348,8 +350,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	release := func() {
 		if !released {
 			released = true
+			s.req.inFlight.Add(-1) // before the slot frees: MaxInFlight never exceeds Workers
 			s.pool.release()
-			s.req.inFlight.Add(-1)
 		}
 	}
 	defer release()

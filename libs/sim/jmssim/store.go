@@ -14,7 +14,7 @@ type org struct {
 	root     *node
 	index    nameIndex
 	byName   map[string]*asset // name key → asset, all categories (the DB constraint)
-	labels   map[string]*label // name + "\x00" + value
+	labels   map[string]*label // by labelKey
 	zones    map[string]*zone  // by name
 	tmpls    map[string]*template
 	count    int // assets in this org
@@ -351,43 +351,37 @@ func (s *Server) renameAsset(a *asset, name string) {
 }
 
 func (s *Server) setNodes(a *asset, nodes []*node) {
-	for _, n := range a.nodes {
-		n.direct--
-	}
-	a.nodes = dedupNodes(nodes)
-	for _, n := range a.nodes {
-		n.direct++
-	}
-}
-
-func dedupNodes(ns []*node) []*node {
-	out := ns[:0:0]
-	seen := map[*node]bool{}
-	for _, n := range ns {
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out
+	a.nodes = relink(a.nodes, nodes, func(n *node) *int { return &n.direct })
 }
 
 func (s *Server) setLabels(a *asset, ls []*label) {
-	for _, l := range a.labels {
-		l.links--
+	a.labels = relink(a.labels, ls, func(l *label) *int { return &l.links })
+}
+
+// relink replaces an asset's members (nodes, labels) with next, deduplicated,
+// moving each member's count of assets along.
+func relink[T comparable](old, next []T, count func(T) *int) []T {
+	for _, x := range old {
+		*count(x)--
 	}
-	out := ls[:0:0]
-	seen := map[*label]bool{}
-	for _, l := range ls {
-		if !seen[l] {
-			seen[l] = true
-			out = append(out, l)
+	next = dedup(next)
+	for _, x := range next {
+		*count(x)++
+	}
+	return next
+}
+
+// dedup returns xs without repeats, in first-seen order (a new slice).
+func dedup[T comparable](xs []T) []T {
+	out := xs[:0:0]
+	seen := map[T]bool{}
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
 		}
 	}
-	a.labels = out
-	for _, l := range a.labels {
-		l.links++
-	}
+	return out
 }
 
 func (s *Server) setZone(a *asset, z *zone) {
@@ -400,9 +394,12 @@ func (s *Server) setZone(a *asset, z *zone) {
 	}
 }
 
+// labelKey keys org.labels: a label is unique by (name, value) in its org.
+func labelKey(name, value string) string { return name + "\x00" + value }
+
 // getOrCreateLabel finds or creates the label name:value in o.
 func (s *Server) getOrCreateLabel(o *org, name, value string) *label {
-	k := name + "\x00" + value
+	k := labelKey(name, value)
 	if l := o.labels[k]; l != nil {
 		return l
 	}
@@ -428,7 +425,7 @@ func (s *Server) deleteLabel(l *label) {
 			}
 		}
 	}
-	delete(l.org.labels, l.name+"\x00"+l.value)
+	delete(l.org.labels, labelKey(l.name, l.value))
 	delete(s.st.labels, l.id)
 }
 
