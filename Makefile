@@ -22,8 +22,12 @@ build:
 sim:
 	go run ./services/sim
 
-## bench: Go benchmarks of every module.
+## bench: the sync benchmark (jms-sync serve against the simulators, separate processes; minutes at the
+## default BENCH_N=10000; BENCH_N=200 is a smoke run; BENCH_LATENCY_MS, BENCH_ITEM_MS, BENCH_WORKERS,
+## BENCH_CLOUD_LATENCY_MS, BENCH_CHURN, BENCH_OUT vary it; results in bench/results/), then the Go
+## benchmarks of the pure code in every module. Not part of test/CI.
 bench:
+	go run ./services/bench
 	@set -e; for m in $(MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...); done
 
 ## tidy: go mod tidy in every module.
