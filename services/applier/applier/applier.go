@@ -289,10 +289,8 @@ func (a *Applier) fetchLoop(ctx context.Context) error {
 		if err := a.gate.Wait(ctx); err != nil {
 			return nil
 		}
-		fctx, cancel := context.WithTimeout(ctx, a.d.FetchWait)
-		batch, err := a.consumer.Fetch(n, jetstream.FetchContext(fctx))
+		msgs, err := a.fetch(ctx, n)
 		if err != nil {
-			cancel()
 			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 				return fmt.Errorf("applier: consumer: %w", err)
 			}
@@ -303,11 +301,6 @@ func (a *Applier) fetchLoop(ctx context.Context) error {
 			sleepCtx(ctx, time.Second)
 			continue
 		}
-		var msgs []jetstream.Msg
-		for msg := range batch.Messages() {
-			msgs = append(msgs, msg)
-		}
-		cancel()
 		if len(msgs) == 0 {
 			continue
 		}
@@ -316,6 +309,38 @@ func (a *Applier) fetchLoop(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// fetchLinger is how long a batch waits for more intents once the first one
+// is in: long enough to fill bulk requests while the reconciler publishes a
+// cycle, short enough that one change reaches JumpServer at once.
+const fetchLinger = 150 * time.Millisecond
+
+// fetch waits (up to FetchWait) for the first intent, then collects what
+// else arrives within fetchLinger, up to n. A single Fetch(n) would wait its
+// whole timeout whenever fewer than n intents are pending.
+func (a *Applier) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
+	fctx, cancel := context.WithTimeout(ctx, a.d.FetchWait)
+	defer cancel()
+	first, err := a.consumer.Fetch(1, jetstream.FetchContext(fctx))
+	if err != nil {
+		return nil, err
+	}
+	var msgs []jetstream.Msg
+	for msg := range first.Messages() {
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) == 0 || n <= 1 {
+		return msgs, nil
+	}
+	more, err := a.consumer.Fetch(n-1, jetstream.FetchMaxWait(fetchLinger))
+	if err != nil {
+		return msgs, nil // the first intent is ours to handle; the rest wait for the next fetch
+	}
+	for msg := range more.Messages() {
+		msgs = append(msgs, msg)
+	}
+	return msgs, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -57,6 +57,12 @@ type Service struct {
 	readyFlag ops.Flag
 	consuming ops.Flag
 	dirty     chan struct{}
+	// arrived holds the configured scopes whose pass came in since the last
+	// cycle; when all have, the cycle runs at once instead of after the
+	// debounce (allIn).
+	arrivedMu sync.Mutex
+	arrived   map[string]bool
+	allIn     chan struct{}
 	cycles    atomic.Int64
 	m         *metrics
 }
@@ -79,7 +85,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{decider: dc, d: d, log: log, verify: pol, cache: map[string]*plan.Pass{}, dirty: make(chan struct{}, 1)}
+	s := &Service{decider: dc, d: d, log: log, verify: pol, cache: map[string]*plan.Pass{}, dirty: make(chan struct{}, 1),
+		arrived: map[string]bool{}, allIn: make(chan struct{}, 1)}
 	s.readyFlag.Clear("waiting for the applier to rebuild the mirror (" + KeyMirrorReady + ")")
 	s.consuming.Clear("not consuming close records yet")
 	s.m = newMetrics(s)
@@ -172,6 +179,12 @@ func (s *Service) loop(ctx context.Context) {
 			}
 			timer.Reset(wait)
 			fire = timer.C
+		case <-s.allIn:
+			if fire != nil { // every configured scope has reported: no reason to wait
+				timer.Stop()
+				fire = nil
+				s.runCycle(ctx, "pass")
+			}
 		case <-fire:
 			fire = nil
 			s.runCycle(ctx, "pass")
@@ -182,6 +195,7 @@ func (s *Service) loop(ctx context.Context) {
 }
 
 func (s *Service) runCycle(ctx context.Context, trigger string) {
+	s.resetArrived()
 	_, err := s.cycle(ctx, trigger, nil)
 	switch {
 	case err == nil, ctx.Err() != nil:
@@ -297,7 +311,32 @@ func (s *Service) handleClose(ctx context.Context, msg jetstream.Msg) error {
 		s.cache[plan.ScopeKey(c.Scope)] = &plan.Pass{ID: c.PassID, Instances: set.instances}
 		s.markDirty()
 	}
+	s.passArrived(c.Scope)
 	return nil
+}
+
+// passArrived notes that a configured scope reported (usable or not) and
+// signals allIn once every configured scope has since the last cycle.
+func (s *Service) passArrived(sc events.Scope) {
+	if !s.configured(sc) {
+		return
+	}
+	s.arrivedMu.Lock()
+	defer s.arrivedMu.Unlock()
+	s.arrived[plan.ScopeKey(sc)] = true
+	if len(s.arrived) >= len(s.scopes) {
+		select {
+		case s.allIn <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// resetArrived starts counting reports for the next cycle.
+func (s *Service) resetArrived() {
+	s.arrivedMu.Lock()
+	defer s.arrivedMu.Unlock()
+	clear(s.arrived)
 }
 
 func (s *Service) configured(sc events.Scope) bool {
