@@ -1,9 +1,13 @@
 // Command jms-sync runs the whole pipeline in one process with an embedded
 // JetStream server, and the operator commands built on it.
 //
-//	jms-sync demo                 simulators + a full sync, then a summary
-//	jms-sync serve [-config f]    every service, continuously
-//	jms-sync validate [-config f] check the configuration, list every problem
+//	jms-sync demo                      simulators + a full sync, then a summary
+//	jms-sync serve [-config f]         every service, continuously
+//	jms-sync once [-config f]          one full cycle, then exit (for cron)
+//	jms-sync plan [-config f]          dry run: what the next cycle would change
+//	jms-sync confirm <plan-id>         release a held deletion plan
+//	jms-sync prune -scope p/acct/reg   delete the assets of a removed scope
+//	jms-sync validate [-config f]      check the configuration and credentials
 package main
 
 import (
@@ -15,20 +19,47 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/jmssync/jmssync/libs/logging"
 	"github.com/jmssync/jmssync/services/jms-sync/internal/app"
+	"github.com/jmssync/jmssync/services/jms-sync/internal/cli"
 )
 
 const usage = `jms-sync keeps JumpServer's assets in step with Alibaba Cloud and Huawei Cloud servers.
 
 Usage:
-  jms-sync demo [flags]       start simulators of JumpServer, both clouds and DingTalk, sync them, print a summary
-  jms-sync serve [flags]      run every service continuously (embedded JetStream unless JMSSYNC_NATS_URL is set)
-  jms-sync validate [flags]   check the configuration and list every problem
+  jms-sync demo [flags]             start simulators of JumpServer, both clouds and DingTalk, sync them, print a summary
+  jms-sync serve [flags]            run every service continuously (embedded JetStream unless JMSSYNC_NATS_URL is set)
+  jms-sync once [flags]             one full cycle for every account and region, then exit (for cron)
+  jms-sync plan [flags]             dry run: list the creates, updates, deletes and held deletions; writes nothing
+  jms-sync confirm [flags] <plan>   apply a held deletion plan (its id is in the alert and in plan's output)
+  jms-sync prune -scope provider/account-id/region
+                                    delete the assets of a scope that is no longer configured
+  jms-sync validate [flags]         check the configuration and the credentials; list every problem
+
+Flags:
+  -config file   the Python jms-sync's config.yaml (optional)
+  -data dir      the embedded JetStream store (default "data"); once, plan, confirm and prune
+                 reach a serve running on the same directory through it
+  -timeout d     once, plan, confirm, prune: give up after d (default 30m)
+  -limit n       plan: list at most n changes per kind (default 50; 0 = all)
+  -offline       validate: skip the checks that contact JumpServer and the clouds
+  -per-region n  demo: instances per region (default 250)
+
+Exit status:
+  0  done: every pass complete, every intent applied
+  1  a pass failed, an intent was dead-lettered, a check failed, or an error
+  2  bad usage or an invalid configuration
+  3  once: everything ran, but deletions are held (confirm them) or creates wait under the asset cap
+  4  once, confirm, prune: another jms-sync (serve or once) holds the run lock
+  5  confirm, prune: refused (no such held plan, or the scope is still configured)
 
 Configuration: JMSSYNC_* environment variables, and optionally the Python jms-sync's
-config.yaml (-config); the environment wins.
+config.yaml (-config); the environment wins. On a terminal once, plan and demo show
+their progress; otherwise they log JSON lines on stderr.
 `
 
 func main() {
@@ -45,53 +76,154 @@ func main() {
 	os.Exit(code)
 }
 
-func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) (int, error) {
+type flags struct {
+	configFile string
+	dataDir    string
+	perRegion  int
+	timeout    time.Duration
+	limit      int
+	offline    bool
+	scope      string
+	args       []string
+}
+
+// parse reads flags anywhere among the arguments (confirm <plan> -config f).
+func parse(cmd string, args []string, stderr io.Writer) (*flags, error) {
+	f := &flags{}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "the Python jms-sync's config.yaml (optional)")
-	dataDir := fs.String("data", "data", "directory of the embedded JetStream store")
-	perRegion := fs.Int("per-region", 250, "demo: instances per region")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&f.configFile, "config", "", "the Python jms-sync's config.yaml (optional)")
+	fs.StringVar(&f.dataDir, "data", "data", "directory of the embedded JetStream store")
+	fs.IntVar(&f.perRegion, "per-region", 250, "demo: instances per region")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "once, plan, confirm, prune: give up after this long")
+	fs.IntVar(&f.limit, "limit", 50, "plan: changes listed per kind (0 = all)")
+	fs.BoolVar(&f.offline, "offline", false, "validate: skip network checks")
+	fs.StringVar(&f.scope, "scope", "", "prune: provider/account-id/region")
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return f, nil
+		}
+		f.args = append(f.args, args[0])
+		args = args[1:]
+	}
+}
+
+func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) (int, error) {
+	f, err := parse(cmd, args, stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
 		}
-		return 2, err
+		return app.ExitUsage, err
 	}
+	terminal := cli.IsTerminal(stderr)
 	switch cmd {
 	case "demo":
 		log := logging.New(stderr, "warn", "jms-sync")
-		res, err := app.Demo(ctx, app.DemoOptions{PerRegion: *perRegion}, stdout, log)
+		res, err := app.Demo(ctx, app.DemoOptions{PerRegion: f.perRegion, Progress: cli.NewProgress(stderr, false)}, stdout, log)
 		if res != nil {
 			res.Print(stdout)
 		}
 		if err != nil {
-			return 1, err
+			return app.ExitFailed, err
 		}
-		return 0, nil
-	case "validate", "serve":
-		env, err := app.LoadEnvironment(*configFile, nil)
-		if env != nil {
-			for _, w := range env.Warnings {
-				fmt.Fprintln(stderr, "warning:", w)
-			}
+		return app.ExitOK, nil
+	case "validate":
+		env, err := app.LoadEnvironment(f.configFile, nil)
+		if env == nil {
+			return app.ExitUsage, err
 		}
-		if err != nil {
-			return 2, err
+		res := app.Validate(ctx, env, app.ValidateOptions{Offline: f.offline, Log: logging.New(io.Discard, "error", "jms-sync")})
+		if err != nil { // the config file itself did not parse
+			res.Config = append([]string{err.Error()}, res.Config...)
 		}
-		cfgs, err := app.LoadConfigs(env.Vars)
-		if err != nil {
-			return 2, err
+		res.Print(stdout)
+		return res.ExitCode(), nil
+	case "serve", "once", "plan":
+	case "confirm":
+		if len(f.args) != 1 {
+			return app.ExitUsage, errors.New("usage: jms-sync confirm <plan-id>")
 		}
-		if cmd == "validate" {
-			fmt.Fprintln(stdout, "configuration is valid")
-			return 0, nil
+	case "prune":
+		if f.scope == "" && len(f.args) == 1 {
+			f.scope = f.args[0]
 		}
-		secrets := append(env.Secrets, cfgs.SecretValues()...)
-		log := logging.New(stdout, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
-		if err := app.Serve(ctx, env, cfgs, *dataDir, log); err != nil {
-			return 1, err
+		if _, err := app.ParseScope(f.scope); err != nil {
+			return app.ExitUsage, fmt.Errorf("usage: jms-sync prune -scope provider/account-id/region: %w", err)
 		}
-		return 0, nil
+	default:
+		return app.ExitUsage, fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 	}
-	return 2, fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+
+	env, err := app.LoadEnvironment(f.configFile, nil)
+	if env != nil {
+		for _, w := range env.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+	}
+	if err != nil {
+		return app.ExitUsage, err
+	}
+	cfgs, err := app.LoadConfigs(env.Vars)
+	if err != nil {
+		return app.ExitUsage, err
+	}
+	secrets := append(env.Secrets, cfgs.SecretValues()...)
+	if cmd == "serve" {
+		log := logging.New(stdout, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
+		if err := app.Serve(ctx, env, cfgs, f.dataDir, log); err != nil {
+			return app.ExitFailed, err
+		}
+		return app.ExitOK, nil
+	}
+
+	// once, plan, confirm, prune: the report on stdout; progress on a
+	// terminal, JSON logs otherwise (both on stderr).
+	var log zerolog.Logger
+	if terminal {
+		log = logging.New(stderr, "error", "jms-sync", logging.WithSecrets(secrets...))
+	} else {
+		log = logging.New(stderr, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
+	}
+	o := app.CommandOptions{Env: env.Vars, Configs: cfgs, DataDir: f.dataDir, Timeout: f.timeout,
+		Progress: cli.NewProgress(stderr, false), Log: log}
+	switch cmd {
+	case "once":
+		res, err := app.Once(ctx, o)
+		if errors.Is(err, app.ErrLocked) {
+			return app.ExitLocked, err
+		}
+		if err != nil {
+			return app.ExitFailed, err
+		}
+		res.Print(stdout)
+		return res.ExitCode(), nil
+	case "plan":
+		res, err := app.Plan(ctx, o)
+		if err != nil {
+			return app.ExitFailed, err
+		}
+		res.Print(stdout, f.limit)
+		return res.ExitCode(), nil
+	}
+	var res *app.CommandResult
+	switch cmd {
+	case "confirm":
+		res, err = app.Confirm(ctx, o, f.args[0])
+	default: // prune
+		sc, _ := app.ParseScope(f.scope)
+		res, err = app.Prune(ctx, o, sc)
+	}
+	if errors.Is(err, app.ErrLocked) {
+		return app.ExitLocked, err
+	}
+	if err != nil {
+		return app.ExitFailed, err
+	}
+	res.Print(stdout)
+	return res.ExitCode(), nil
 }

@@ -128,6 +128,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ClientConfig is the JumpServer client configuration the applier uses
+// (for read-only checks elsewhere: the all-in-one's validate and plan).
+func (c Config) ClientConfig() jumpserver.Config { return c.clientConfig() }
+
 // clientConfig is the JumpServer client configuration.
 func (c Config) clientConfig() jumpserver.Config {
 	j := c.JumpServer

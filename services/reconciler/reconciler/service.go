@@ -39,6 +39,10 @@ type Deps struct {
 	// FetchWait bounds one pull of close records (5s when 0); shorter in
 	// tests so shutdown is quick.
 	FetchWait time.Duration
+	// Manual: cycles run only when asked (Cycle, Confirm, Prune, the
+	// commands), never on passes or the interval. The all-in-one's `once`
+	// decides exactly once, after every pass is verified.
+	Manual bool
 }
 
 // Service is one reconciler. New builds it, Run serves it.
@@ -157,6 +161,10 @@ func (s *Service) markDirty() {
 // without another (at most 10 debounces after the first), and on the
 // interval.
 func (s *Service) loop(ctx context.Context) {
+	if s.d.Manual {
+		<-ctx.Done()
+		return
+	}
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
 	timer := time.NewTimer(time.Hour)

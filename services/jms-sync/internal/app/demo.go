@@ -18,6 +18,7 @@ import (
 	"github.com/jmssync/jmssync/libs/sim/dingtalksim"
 	"github.com/jmssync/jmssync/libs/sim/huaweisim"
 	"github.com/jmssync/jmssync/libs/sim/jmssim"
+	"github.com/jmssync/jmssync/services/jms-sync/internal/cli"
 )
 
 // DemoOptions shape the demo.
@@ -27,6 +28,8 @@ type DemoOptions struct {
 	HTTPAddr  string        // ops endpoints ("" = a free loopback port)
 	Timeout   time.Duration // give up after this long
 	Seed      uint64
+	// Progress shows the sync as it goes (on a terminal; nil: silent).
+	Progress *cli.Progress
 }
 
 // demoSims are the four simulators the demo syncs between.
@@ -36,6 +39,8 @@ type demoSims struct {
 	huawei   *huaweisim.Server
 	dingtalk *dingtalksim.Server
 	closers  []func() error
+	// The clouds' inventories, for tests that change them.
+	aliyunInv, huaweiInv *cloudinv.Inventory
 }
 
 const (
@@ -55,15 +60,17 @@ func startDemoSims(o DemoOptions) (_ *demoSims, err error) {
 	if err := s.listen(s.jms.Listen, s.jms.Close); err != nil {
 		return nil, err
 	}
+	s.aliyunInv = cloudinv.New(cloudinv.Spec{Provider: cloudinv.Aliyun, Seed: o.Seed, Regions: []string{"cn-hangzhou", "cn-beijing"}, PerRegion: o.PerRegion})
 	s.aliyun = aliyunsim.New(aliyunsim.Options{
-		Inventory: cloudinv.New(cloudinv.Spec{Provider: cloudinv.Aliyun, Seed: o.Seed, Regions: []string{"cn-hangzhou", "cn-beijing"}, PerRegion: o.PerRegion}),
+		Inventory: s.aliyunInv,
 		Keys:      []cloudinv.Key{{ID: demoAliyunKey, Secret: demoAliyunSecret, Account: demoAliyunAccount}},
 	})
 	if err := s.listen(s.aliyun.Listen, s.aliyun.Close); err != nil {
 		return nil, err
 	}
+	s.huaweiInv = cloudinv.New(cloudinv.Spec{Provider: cloudinv.Huawei, Seed: o.Seed, Regions: []string{"cn-north-4", "cn-east-3"}, PerRegion: o.PerRegion})
 	s.huawei = huaweisim.New(huaweisim.Options{
-		Inventory: cloudinv.New(cloudinv.Spec{Provider: cloudinv.Huawei, Seed: o.Seed, Regions: []string{"cn-north-4", "cn-east-3"}, PerRegion: o.PerRegion}),
+		Inventory: s.huaweiInv,
 		Keys:      []cloudinv.Key{{ID: demoHuaweiAK, Secret: demoHuaweiSK, Account: demoHuaweiDomain}},
 	})
 	if err := s.listen(s.huawei.Listen, s.huawei.Close); err != nil {
@@ -197,7 +204,8 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer, log zerolog.Logger)
 	fmt.Fprintf(out, "syncing %d instances (2 clouds x 2 regions x %d); health at http://%s/readyz …\n",
 		4*o.PerRegion, o.PerRegion, ln.Addr())
 
-	res, err := waitForDemo(ctx, sims, bus)
+	res, err := waitForDemo(ctx, sims, bus, o.Progress)
+	o.Progress.Done()
 	stop()
 	if rerr := <-done; rerr != nil && err == nil {
 		err = rerr
@@ -213,7 +221,7 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer, log zerolog.Logger)
 
 // waitForDemo polls until the hosts stop changing, nothing is left to
 // apply, and the notifier delivered at least one run card.
-func waitForDemo(ctx context.Context, sims *demoSims, bus *Bus) (*DemoResult, error) {
+func waitForDemo(ctx context.Context, sims *demoSims, bus *Bus, progress *cli.Progress) (*DemoResult, error) {
 	var last, stableSince = -1, time.Now()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -224,6 +232,11 @@ func waitForDemo(ctx context.Context, sims *demoSims, bus *Bus) (*DemoResult, er
 		case <-tick.C:
 		}
 		hosts := sims.jms.AssetCount("root")
+		if progress.Enabled() {
+			queued, _ := pendingIntents(ctx, bus)
+			progress.Update("JumpServer holds %d hosts; %d intents queued; %d DingTalk messages", hosts, queued,
+				len(sims.dingtalk.Accepted(demoRobot)))
+		}
 		if hosts != last {
 			last, stableSince = hosts, time.Now()
 			continue

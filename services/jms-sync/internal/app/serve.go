@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -18,12 +19,29 @@ func Serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string,
 		return err
 	}
 	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
-	bus, err := OpenBus(ctx, env.Vars["JMSSYNC_NATS_URL"], dataDir, log)
+	bus, err := OpenShared(ctx, env.Vars["JMSSYNC_NATS_URL"], dataDir, false, -1, log)
 	if err != nil {
 		return err
 	}
 	defer bus.Close()
-	svcs, err := Build(ctx, cfgs, bus, log)
+	lock, err := waitRunLock(ctx, bus, log)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	defer lock.Release(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel(ErrLockLost)
+		case <-ctx.Done():
+		}
+	}()
+	svcs, err := Build(ctx, cfgs, bus.Bus, log)
 	if err != nil {
 		return err
 	}
@@ -36,15 +54,46 @@ func Serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string,
 		return err
 	}
 	opsDone := make(chan error, 1)
-	go func() { opsDone <- ops.ServeListener(ctx, ln, ops.Options{Checks: svcs.Checks(bus), Logger: log}) }()
+	go func() { opsDone <- ops.ServeListener(ctx, ln, ops.Options{Checks: svcs.Checks(bus.Bus), Logger: log}) }()
 	log.Info().Str("ops", ln.Addr().String()).Int("collectors", len(svcs.Collectors)).
 		Bool("notifier", svcs.Notifier != nil).Msg("jms-sync serving")
 	err = svcs.Run(ctx, log)
 	if oerr := <-opsDone; oerr != nil && err == nil {
 		err = oerr
 	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) {
+		return cause
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// ErrLockLost: another jms-sync took the run lock over (this one could
+// not renew it for longer than its TTL); serve stops rather than race it.
+var ErrLockLost = errors.New("run lock lost to another jms-sync")
+
+// waitRunLock takes the run lock, waiting while a `once` (or another
+// serve) holds it.
+func waitRunLock(ctx context.Context, bus *SharedBus, log zerolog.Logger) (*RunLock, error) {
+	logged := false
+	for {
+		lock, err := AcquireRunLock(ctx, bus.JS, "serve", 0, log)
+		if err == nil {
+			return lock, nil
+		}
+		if !errors.Is(err, ErrLocked) {
+			return nil, err
+		}
+		if !logged {
+			log.Warn().Err(err).Msg("waiting for the run lock")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

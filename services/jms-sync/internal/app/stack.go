@@ -33,30 +33,48 @@ type Configs struct {
 	Reconciler reconciler.Config
 	Applier    applier.Config
 	Notifier   *notifier.Config
+
+	invalid map[string]bool // services whose configuration failed to load (loadConfigs)
 }
 
 // LoadConfigs loads every service's configuration and reports every problem
 // of every service at once.
 func LoadConfigs(vars map[string]string) (*Configs, error) {
+	c, errs := loadConfigs(vars)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// loadConfigs loads what it can: a service whose configuration has a
+// problem is left out (nil, or named in Configs.invalid for the two that
+// are values), and every problem is returned.
+func loadConfigs(vars map[string]string) (*Configs, []error) {
 	env := &Environment{Vars: vars}
-	var c Configs
+	c := Configs{invalid: map[string]bool{}}
 	var errs []error
 	load := func(name string, f func(opts ...config.Option) error) {
 		if err := f(config.WithPrefix("JMSSYNC_"), config.WithEnvironment(env.with(nil))); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			c.invalid[name] = true
 		}
 	}
 	if env.has("ALIYUN_ACCOUNTS_") {
 		load("aliyun collector", func(o ...config.Option) error {
 			cfg, err := config.Load[aliyuncollector.Config](o...)
-			c.Aliyun = &cfg
+			if err == nil {
+				c.Aliyun = &cfg
+			}
 			return err
 		})
 	}
 	if env.has("HUAWEI_ACCOUNTS_") {
 		load("huawei collector", func(o ...config.Option) error {
 			cfg, err := config.Load[huaweicollector.Config](o...)
-			c.Huawei = &cfg
+			if err == nil {
+				c.Huawei = &cfg
+			}
 			return err
 		})
 	}
@@ -73,14 +91,13 @@ func LoadConfigs(vars map[string]string) (*Configs, error) {
 	if env.has("DINGTALK_ROBOTS_") {
 		load("notifier", func(o ...config.Option) error {
 			cfg, err := config.Load[notifier.Config](o...)
-			c.Notifier = &cfg
+			if err == nil {
+				c.Notifier = &cfg
+			}
 			return err
 		})
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return &c, nil
+	return &c, errs
 }
 
 // SecretValues of every configuration, for the log redactor.
@@ -159,30 +176,11 @@ type CollectorRun struct {
 
 // Build creates every configured service on the shared bus.
 func Build(ctx context.Context, c *Configs, bus *Bus, log zerolog.Logger) (*Services, error) {
-	s := &Services{}
-	if c.Aliyun != nil {
-		targets, err := aliyuncollector.Targets(*c.Aliyun)
-		if err != nil {
-			return nil, err
-		}
-		r, err := c.Aliyun.ServiceConfig.Runner(bus.JS, bus.NC, asset.Aliyun, log.With().Str("component", aliyuncollector.Service).Logger())
-		if err != nil {
-			return nil, err
-		}
-		s.Collectors = append(s.Collectors, &CollectorRun{Provider: asset.Aliyun, Runner: r, Targets: targets})
+	cols, err := BuildCollectors(c, bus, log)
+	if err != nil {
+		return nil, err
 	}
-	if c.Huawei != nil {
-		targets, err := huaweicollector.Targets(*c.Huawei)
-		if err != nil {
-			return nil, err
-		}
-		r, err := c.Huawei.ServiceConfig.Runner(bus.JS, bus.NC, asset.HuaweiCloud, log.With().Str("component", huaweicollector.Service).Logger())
-		if err != nil {
-			return nil, err
-		}
-		s.Collectors = append(s.Collectors, &CollectorRun{Provider: asset.HuaweiCloud, Runner: r, Targets: targets})
-	}
-	var err error
+	s := &Services{Collectors: cols}
 	if s.Applier, err = applier.New(ctx, c.Applier, applier.Deps{JS: bus.JS, Logger: log}); err != nil {
 		return nil, err
 	}
@@ -195,6 +193,34 @@ func Build(ctx context.Context, c *Configs, bus *Bus, log zerolog.Logger) (*Serv
 		}
 	}
 	return s, nil
+}
+
+// BuildCollectors creates the runner and targets of every configured cloud.
+func BuildCollectors(c *Configs, bus *Bus, log zerolog.Logger) ([]*CollectorRun, error) {
+	var out []*CollectorRun
+	if c.Aliyun != nil {
+		targets, err := aliyuncollector.Targets(*c.Aliyun)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.Aliyun.ServiceConfig.Runner(bus.JS, bus.NC, asset.Aliyun, log.With().Str("component", aliyuncollector.Service).Logger())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &CollectorRun{Provider: asset.Aliyun, Runner: r, Targets: targets})
+	}
+	if c.Huawei != nil {
+		targets, err := huaweicollector.Targets(*c.Huawei)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.Huawei.ServiceConfig.Runner(bus.JS, bus.NC, asset.HuaweiCloud, log.With().Str("component", huaweicollector.Service).Logger())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &CollectorRun{Provider: asset.HuaweiCloud, Runner: r, Targets: targets})
+	}
+	return out, nil
 }
 
 // Checks are the readiness checks of every service.

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package app
+
+import "errors"
+
+var errLocked = errors.New("locked by another process")
+
+// lockFile is a no-op where flock is not available: run one jms-sync
+// process per data directory there.
+func lockFile(string) (func(), error) { return func() {}, nil }
