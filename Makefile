@@ -37,3 +37,43 @@ tidy:
 ## fmt: gofmt -w every module.
 fmt:
 	gofmt -w $(MODULES)
+
+# ---- run, demo, lint and docker compose (deploy/README.md) ----
+COMPOSE ?= docker compose
+# make run CONFIG=config.yaml: the Python jms-sync's config file (optional).
+CONFIG ?=
+
+.PHONY: run demo lint up down logs deploy-check
+
+## run: the all-in-one, continuously (embedded JetStream in ./data; JMSSYNC_* variables, CONFIG=config.yaml).
+run:
+	go run ./services/jms-sync serve $(if $(CONFIG),-config $(CONFIG))
+
+## demo: simulators + the whole pipeline in one process: a full sync, then a summary.
+demo:
+	go run ./services/jms-sync demo
+
+## lint: vet (gofmt + go vet), then golangci-lint on every module when it is installed.
+lint: vet
+	@if command -v golangci-lint >/dev/null; then \
+		set -e; for m in $(MODULES); do echo "== golangci-lint $$m"; (cd $$m && golangci-lint run ./...); done; \
+	else echo "golangci-lint not installed: ran gofmt and go vet only"; fi
+
+## up: build and start the docker compose stack (make up COMPOSE_PROFILES=demo for the offline demo).
+up:
+	$(COMPOSE) up -d --build
+
+## down: stop and remove the stack's containers, every profile included (the NATS volume is kept).
+down:
+	$(COMPOSE) --profile demo --profile pinned down --remove-orphans
+
+## logs: follow the stack's logs.
+logs:
+	$(COMPOSE) --profile demo --profile pinned logs -f --tail=100
+
+## deploy-check: validate docker-compose.yml with every profile (docker compose config).
+deploy-check:
+	@set -e; for p in "" demo pinned "demo,pinned"; do echo "== $(COMPOSE) config (profiles: $${p:-none})"; \
+		COMPOSE_PROFILES="$$p" $(COMPOSE) config -q; done
+	@if $(COMPOSE) config 2>/dev/null | grep -q 'demo-only-'; then \
+		echo "WARNING: demo-only NATS passwords in use: run sh deploy/init-env.sh (or set NATS_*_PASSWORD in .env)"; fi
