@@ -83,7 +83,22 @@ func (s *Source) credential() *credentials.StaticAKCredentialsProvider {
 	return credentials.NewStaticAKCredentialsProvider(s.cfg.AccessKeyID, s.cfg.AccessKeySecret)
 }
 
+// sdkTables guards the SDK's endpoint tables: ecs.GetEndpointMap and
+// sts.GetEndpointMap build a package variable on first use without any
+// synchronisation, so the first clients of two Sources built at the same
+// time (two accounts, two all-in-one stacks in one process) race on it.
+// They are built once here, before any client.
+var sdkTables sync.Once
+
+func initSDKTables() {
+	sdkTables.Do(func() {
+		ecs.GetEndpointMap()
+		sts.GetEndpointMap()
+	})
+}
+
 func (s *Source) newECS() (*ecs.Client, error) {
+	initSDKTables()
 	c, err := ecs.NewClientWithOptions(s.cfg.Regions[0], s.sdkConfig(s.cfg.ecs), s.credential())
 	if err != nil {
 		return nil, err
@@ -96,6 +111,7 @@ func (s *Source) newECS() (*ecs.Client, error) {
 }
 
 func (s *Source) newSTS() (*sts.Client, error) {
+	initSDKTables()
 	c, err := sts.NewClientWithOptions(s.cfg.Regions[0], s.sdkConfig(s.cfg.sts), s.credential())
 	if err != nil {
 		return nil, err

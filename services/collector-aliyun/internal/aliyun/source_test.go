@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
+
 	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/collector"
 	"github.com/jmssync/jmssync/libs/collector/sourcetest"
@@ -430,6 +433,25 @@ func TestListingIsNeverPartial(t *testing.T) {
 				}
 			})
 		}
+	}
+	wg.Wait()
+}
+
+// Sources built at the same time (two accounts, two all-in-one stacks in one
+// process) must not race on the SDK's lazily built endpoint tables; run
+// with -race. The tables are reset as on a fresh start.
+func TestNewConcurrently(t *testing.T) {
+	ecs.EndpointMap, sts.EndpointMap = nil, nil
+	sdkTables = sync.Once{}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			_, err := New(Config{AccessKeyID: "LTAIconcurrent0001", AccessKeySecret: "secret-concurrent",
+				AccountID: fmt.Sprintf("acct-%d", i), Regions: []string{"cn-hangzhou"}, Endpoint: "127.0.0.1:1"})
+			if err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	wg.Wait()
 }
