@@ -185,6 +185,9 @@ func (s *Service) loop(ctx context.Context) {
 			if limit := first.Add(10 * s.cfg.Debounce); now.Add(wait).After(limit) {
 				wait = max(0, limit.Sub(now))
 			}
+			if s.allArrived() { // every configured scope reported: no reason to wait
+				wait = 0
+			}
 			timer.Reset(wait)
 			fire = timer.C
 		case <-s.allIn:
@@ -315,11 +318,12 @@ func (s *Service) handleClose(ctx context.Context, msg jetstream.Msg) error {
 		return err // a conflict is retried from a fresh read
 	}
 	s.m.verified(ctx, verdict)
+	// Arrival first: the loop looks at it when the dirty signal comes in.
+	s.passArrived(c.Scope)
 	if v.Usable {
 		s.cache[plan.ScopeKey(c.Scope)] = &plan.Pass{ID: c.PassID, Instances: set.instances}
 		s.markDirty()
 	}
-	s.passArrived(c.Scope)
 	return nil
 }
 
@@ -338,6 +342,13 @@ func (s *Service) passArrived(sc events.Scope) {
 		default:
 		}
 	}
+}
+
+// allArrived reports whether every configured scope reported since the last cycle.
+func (s *Service) allArrived() bool {
+	s.arrivedMu.Lock()
+	defer s.arrivedMu.Unlock()
+	return len(s.scopes) > 0 && len(s.arrived) >= len(s.scopes)
 }
 
 // resetArrived starts counting reports for the next cycle.
