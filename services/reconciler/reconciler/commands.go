@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jmssync/jmssync/libs/natsx"
+	"github.com/nats-io/nats.go/jetstream"
 	"maps"
 	"slices"
 	"strings"
@@ -183,6 +185,12 @@ func (s *Service) cmdConfirm(ctx context.Context, data []byte) Reply {
 // is refused: plan_stale when some other plan is held now, else
 // no_plan_held.
 func (s *Service) Confirm(ctx context.Context, id string) (*plan.ConfirmResult, string, error) {
+	// A confirm deletes only what the latest complete pass still lacks; a
+	// pass already on the bus but not yet verified may list an instance
+	// again, so wait for the pass consumer to catch up, or refuse.
+	if !s.passesCaughtUp(ctx, s.catchUp) {
+		return &plan.ConfirmResult{PlanID: id, Refused: "passes_pending"}, "", nil
+	}
 	at, anyHeld := -1, false
 	out, err := s.cycle(ctx, "confirm", func(in *plan.Input) bool {
 		for i := range in.Scopes {
@@ -290,4 +298,29 @@ func (s *Service) cmdPlan(ctx context.Context, _ []byte) Reply {
 		return failed(ErrCodeInternal, err)
 	}
 	return Reply{OK: true, RunID: out.Run.RunID, Plan: Summarize(out)}
+}
+
+// confirmCatchUp bounds how long a confirm waits for pending passes.
+const confirmCatchUp = 15 * time.Second
+
+// passesCaughtUp waits up to limit until the durable pass consumer has no
+// close record waiting or in flight. Without the consumer (Run not started)
+// nothing is pending.
+func (s *Service) passesCaughtUp(ctx context.Context, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		cons, err := s.js.Consumer(ctx, natsx.StreamSnapshots, Name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return true
+		}
+		if err == nil {
+			if info, err := cons.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return true
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
 }

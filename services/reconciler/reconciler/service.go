@@ -64,6 +64,9 @@ type Service struct {
 	// arrived holds the configured scopes whose pass came in since the last
 	// cycle; when all have, the cycle runs at once instead of after the
 	// debounce (allIn).
+	// catchUp bounds a confirm's wait for pending passes (confirmCatchUp).
+	catchUp time.Duration
+
 	arrivedMu sync.Mutex
 	arrived   map[string]bool
 	allIn     chan struct{}
@@ -90,7 +93,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{decider: dc, d: d, log: log, verify: pol, cache: map[string]*plan.Pass{}, dirty: make(chan struct{}, 1),
-		arrived: map[string]bool{}, allIn: make(chan struct{}, 1)}
+		arrived: map[string]bool{}, allIn: make(chan struct{}, 1), catchUp: confirmCatchUp}
 	s.readyFlag.Clear("waiting for the applier to rebuild the mirror (" + KeyMirrorReady + ")")
 	s.consuming.Clear("not consuming close records yet")
 	s.m = newMetrics(s)
