@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -173,8 +174,17 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 		return app.ExitUsage, err
 	}
 	secrets := append(env.Secrets, cfgs.SecretValues()...)
+	// log.file of the old config (JMSSYNC_LOG_FILE): a rotating copy of the logs.
+	maxMB, _ := strconv.Atoi(env.Vars["JMSSYNC_LOG_MAX_SIZE_MB"])
+	backups, _ := strconv.Atoi(env.Vars["JMSSYNC_LOG_BACKUPS"])
+	fileOpts := logging.FileOptions{Path: env.Vars["JMSSYNC_LOG_FILE"], MaxSizeMB: maxMB, Backups: backups}
 	if cmd == "serve" {
-		log := logging.New(stdout, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
+		out, closer, err := logging.Output(stdout, fileOpts)
+		if err != nil {
+			return app.ExitUsage, err
+		}
+		defer closer.Close()
+		log := logging.New(out, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
 		if err := app.Serve(ctx, env, cfgs, f.dataDir, log); err != nil {
 			return app.ExitFailed, err
 		}
@@ -184,10 +194,15 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 	// once, plan, confirm, prune: the report on stdout; progress on a
 	// terminal, JSON logs otherwise (both on stderr).
 	var log zerolog.Logger
+	out, closer, err := logging.Output(stderr, fileOpts)
+	if err != nil {
+		return app.ExitUsage, err
+	}
+	defer closer.Close()
 	if terminal {
-		log = logging.New(stderr, "error", "jms-sync", logging.WithSecrets(secrets...))
+		log = logging.New(out, "error", "jms-sync", logging.WithSecrets(secrets...))
 	} else {
-		log = logging.New(stderr, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
+		log = logging.New(out, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
 	}
 	o := app.CommandOptions{Env: env.Vars, Configs: cfgs, DataDir: f.dataDir, Timeout: f.timeout,
 		Progress: cli.NewProgress(stderr, false), Log: log}
