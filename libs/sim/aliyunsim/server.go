@@ -87,9 +87,8 @@ type LogEntry struct {
 // Server is the Aliyun ECS + STS simulator. It is an http.Handler; Start
 // or Listen also serve it on a loopback port.
 type Server struct {
-	// URL ("http://127.0.0.1:PORT") and Addr ("127.0.0.1:PORT") are set by Start and Listen.
-	URL  string
-	Addr string
+	// Endpoint gives URL ("http://127.0.0.1:PORT") and Addr, set by Start and Listen, and Close.
+	simnet.Endpoint
 	// Inventory is the live inventory; tests may mutate it directly.
 	Inventory *cloudinv.Inventory
 	// Recorder counts every request by "METHOD route": the Action for API
@@ -108,8 +107,6 @@ type Server struct {
 	logNext  int
 	logFull  bool
 	counters map[string]int64
-
-	net *simnet.Server
 }
 
 type window struct {
@@ -168,20 +165,7 @@ func Start(t testing.TB, opts Options) *Server {
 // Listen serves s on addr (a loopback host:port; "" = random port on
 // 127.0.0.1) and sets URL and Addr.
 func (s *Server) Listen(addr string) error {
-	ns, err := simnet.Listen(addr, s)
-	if err != nil {
-		return err
-	}
-	s.net, s.URL, s.Addr = ns, ns.URL, ns.Addr
-	return nil
-}
-
-// Close stops a listener started by Listen or Start.
-func (s *Server) Close() error {
-	if s.net == nil {
-		return nil
-	}
-	return s.net.Close()
+	return s.Serve(addr, s)
 }
 
 // AddKey accepts another access key (or replaces one with the same ID).

@@ -387,13 +387,11 @@ type robotState struct {
 // Server is the simulator; it is an http.Handler. Use New and serve it
 // yourself, Start in tests, or Listen.
 type Server struct {
-	// URL ("http://127.0.0.1:port") and Addr are set by Start and Listen.
-	URL  string
-	Addr string
+	// Endpoint gives URL ("http://127.0.0.1:port") and Addr, set by Start and Listen, and Close.
+	simnet.Endpoint
 
 	opts Options
 	rec  *simnet.Recorder
-	net  *simnet.Server
 
 	mu       sync.Mutex
 	robots   map[string]*robotState
@@ -426,28 +424,14 @@ func New(opts Options) *Server {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := New(opts)
-	n := simnet.StartTest(t, s)
-	s.net, s.URL, s.Addr = n, n.URL, n.Addr
+	s.ServeTest(t, s)
 	return s
 }
 
 // Listen serves s on addr ("" = random port on 127.0.0.1; loopback only)
 // until Close.
 func (s *Server) Listen(addr string) error {
-	n, err := simnet.Listen(addr, s)
-	if err != nil {
-		return err
-	}
-	s.net, s.URL, s.Addr = n, n.URL, n.Addr
-	return nil
-}
-
-// Close stops a server started with Listen (Start closes on test cleanup).
-func (s *Server) Close() error {
-	if s.net == nil {
-		return nil
-	}
-	return s.net.Close()
+	return s.Serve(addr, s)
 }
 
 // WebhookURL is the unsigned webhook URL of a robot.

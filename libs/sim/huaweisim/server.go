@@ -93,8 +93,7 @@ type Project struct {
 // lookup. It is an http.Handler; Start and Listen serve it on loopback.
 type Server struct {
 	// URL ("http://127.0.0.1:PORT") and Addr are set by Start and Listen.
-	URL  string
-	Addr string
+	simnet.Endpoint
 	// Recorder counts served requests by route (control requests excluded).
 	Recorder *simnet.Recorder
 
@@ -111,8 +110,6 @@ type Server struct {
 	logFull bool
 	seen    map[string]int64 // instance id -> Seq, for markers of released servers
 	limiter *limiter
-
-	net *simnet.Server
 }
 
 // New builds a Server from o.
@@ -164,28 +161,14 @@ func New(o Options) *Server {
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	s := New(o)
-	n := simnet.StartTest(t, s)
-	s.net, s.URL, s.Addr = n, n.URL, n.Addr
+	s.ServeTest(t, s)
 	return s
 }
 
 // Listen serves s on addr ("" = random port on 127.0.0.1; loopback only)
 // and sets URL and Addr. Stop it with Close.
 func (s *Server) Listen(addr string) error {
-	n, err := simnet.Listen(addr, s)
-	if err != nil {
-		return err
-	}
-	s.net, s.URL, s.Addr = n, n.URL, n.Addr
-	return nil
-}
-
-// Close stops a server started with Listen (Start stops on test cleanup).
-func (s *Server) Close() error {
-	if s.net == nil {
-		return nil
-	}
-	return s.net.Close()
+	return s.Serve(addr, s)
 }
 
 // Inventory returns the inventory the server renders.

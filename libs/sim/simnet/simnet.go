@@ -213,3 +213,39 @@ func (w *StatusWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Endpoint is what a simulator's Server embeds to be served: the address
+// once listening, and Close. The simulator's own Listen and Start call
+// Serve and ServeTest with itself as the handler.
+type Endpoint struct {
+	// URL ("http://127.0.0.1:PORT") and Addr ("127.0.0.1:PORT") are set
+	// once served.
+	URL  string
+	Addr string
+	srv  *Server
+}
+
+// Serve serves h on addr ("" = a random loopback port) until Close.
+func (e *Endpoint) Serve(addr string, h http.Handler) error {
+	s, err := Listen(addr, h)
+	if err != nil {
+		return err
+	}
+	e.srv, e.URL, e.Addr = s, s.URL, s.Addr
+	return nil
+}
+
+// ServeTest serves h on a random loopback port until the test ends.
+func (e *Endpoint) ServeTest(t testing.TB, h http.Handler) {
+	t.Helper()
+	s := StartTest(t, h)
+	e.srv, e.URL, e.Addr = s, s.URL, s.Addr
+}
+
+// Close stops serving (a no-op when never served).
+func (e *Endpoint) Close() error {
+	if e.srv == nil {
+		return nil
+	}
+	return e.srv.Close()
+}
