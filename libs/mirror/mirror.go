@@ -34,6 +34,11 @@ type Entry struct {
 	Generation uint64       `json:"generation"` // of the last applied intent; 0 if only seen on a rebuild
 	// State is the asset as JumpServer last returned it, normalised.
 	State events.AssetState `json:"state"`
+	// NodeID is the node jms-sync put the asset in at the last apply. When
+	// the desired node changes (an account renamed, a new node template),
+	// the applier moves the asset out of this one; other nodes, an
+	// operator's, are kept.
+	NodeID string `json:"node_id,omitempty"`
 	// DeactivatedBySync is set when jms-sync itself made the asset
 	// inactive; only then may it activate it again (safety rule 5: a
 	// human's deactivation is never undone).

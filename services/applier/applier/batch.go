@@ -52,7 +52,8 @@ type item struct {
 	patch  jumpserver.HostPatch
 	create jumpserver.HostCreate
 
-	setInactive bool // this intent made the asset inactive
+	nodeID      string // our node for this apply (resolved from the desired node path)
+	setInactive bool   // this intent made the asset inactive
 	renamed     bool
 
 	// results
@@ -556,7 +557,12 @@ func (a *Applier) planPatch(ctx context.Context, it *item) {
 	if merged := jumpserver.MergeLabels(h.LabelPairs(), a.ours(d), LabelPrefix); !jumpserver.LabelsEqual(merged, h.LabelPairs()) {
 		p.Labels = &merged
 	}
-	if nodes := jumpserver.MergeNodes(h.NodeIDs(), r.nodeID); !jumpserver.SameIDs(nodes, h.NodeIDs()) {
+	it.nodeID = r.nodeID
+	var previous []string // the node we put it in before, if it changed
+	if it.entry != nil && it.entry.NodeID != "" {
+		previous = append(previous, it.entry.NodeID)
+	}
+	if nodes := jumpserver.MergeNodes(h.NodeIDs(), r.nodeID, previous...); !jumpserver.SameIDs(nodes, h.NodeIDs()) {
 		p.NodeIDs = &nodes
 	}
 	if h.Platform.ID != r.platform.ID {
@@ -616,6 +622,7 @@ func (a *Applier) planCreate(ctx context.Context, it *item) {
 	if r.template != "" {
 		it.create.AccountTemplateIDs = []string{r.template}
 	}
+	it.nodeID = r.nodeID
 	it.setInactive = !active
 	it.act, it.factOp = actCreate, events.Created
 }
@@ -883,7 +890,10 @@ func (a *Applier) writeMirror(ctx context.Context, it *item) {
 	now := a.now().UTC()
 	e := &mirror.Entry{
 		AssetID: it.in.AssetID, Identity: it.in.Identity, Scope: it.in.Scope, Generation: it.in.Generation,
-		Orphaned: it.in.Op == events.OpOrphan, UpdatedAt: now,
+		Orphaned: it.in.Op == events.OpOrphan, UpdatedAt: now, NodeID: it.nodeID,
+	}
+	if e.NodeID == "" && it.entry != nil {
+		e.NodeID = it.entry.NodeID
 	}
 	if it.entry != nil && it.in.Op != events.OpCreate && it.in.Op != events.OpAdopt {
 		e.AssetID = it.entry.AssetID
