@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -28,24 +27,6 @@ func startBus(t *testing.T, opts ...natstest.Option) (string, *nats.Conn, jetstr
 		t.Fatalf("ensure topology: %v", err)
 	}
 	return url, nc, js
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newRunner(t *testing.T, js jetstream.JetStream, o Options) *Runner {

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"strings"
 	"testing"
 	"time"
@@ -133,7 +134,7 @@ func TestPassFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, js := startBus(t)
-			var logs syncBuffer
+			var logs logtest.Buffer
 			src := newFakeSource("acct-1-identity")
 			src.set(sc.Region, genInstances(sc, 5))
 			tt.setup(src)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"os"
 	"strings"
 	"sync"
@@ -447,7 +448,7 @@ func TestConnectAndPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs logtest.Buffer
 	log := logging.New(&logs, "debug", "collector")
 	nc, err := natsx.Connect(t.Context(), natsx.ConnectOptions{URL: url, Name: "collector", User: "collector", Password: config.Secret(password)}, log)
 	if err != nil {
@@ -481,23 +482,6 @@ func TestConnectAndPermissions(t *testing.T) {
 	if strings.Contains(logs.String(), password) {
 		t.Fatalf("password in logs: %s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func dlqCount(t *testing.T, js jetstream.JetStream) uint64 {

@@ -1,9 +1,8 @@
 package collectortest
 
 import (
-	"bytes"
 	"context"
-	"sync"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"testing"
 	"time"
 
@@ -14,23 +13,7 @@ import (
 )
 
 // LogBuffer is a concurrency-safe log sink for secret scans.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// Bytes returns a copy of what was written.
-func (l *LogBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
+type LogBuffer = logtest.Buffer
 
 // WaitFor polls ok until it holds or limit passes.
 func WaitFor(t testing.TB, limit time.Duration, what string, ok func() bool) {

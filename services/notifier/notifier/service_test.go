@@ -1,9 +1,9 @@
 package notifier
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"strings"
 	"sync"
 	"testing"
@@ -31,30 +31,13 @@ const (
 	jmsURL  = "https://jms.example.com"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	t     *testing.T
 	js    jetstream.JetStream
 	sim   *dingtalksim.Server
 	clock *notifytest.Clock
 	svc   *Service
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 	stop  func() // stops the notifier (idempotent)
 }
 
@@ -77,7 +60,7 @@ func start(t *testing.T, cfg Config, robots ...dingtalksim.Robot) *env {
 		tok := cfg.Robots[i].Webhook.Reveal()
 		cfg.Robots[i].Webhook = config.Secret(sim.WebhookURL(tok))
 	}
-	e := &env{t: t, js: js, sim: sim, clock: clock, logs: &syncBuffer{}}
+	e := &env{t: t, js: js, sim: sim, clock: clock, logs: &logtest.Buffer{}}
 	svc, err := New(t.Context(), cfg, Deps{JS: js, Clock: clock, Logger: logging.New(e.logs, "debug", Name)})
 	if err != nil {
 		t.Fatal(err)

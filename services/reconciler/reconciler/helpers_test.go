@@ -1,11 +1,11 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"slices"
 	"sync"
 	"testing"
@@ -55,23 +55,6 @@ func loadConfig(t *testing.T, env map[string]string) Config {
 	return cfg
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is one embedded JetStream with the topology, a fake collector and a
 // fake applier around reconciler instances.
 type env struct {
@@ -80,7 +63,7 @@ type env struct {
 	js     jetstream.JetStream
 	mirror *mirror.Store
 	state  jetstream.KeyValue
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 
 	clock    time.Time // pass times advance by a minute each
 	skewMu   sync.Mutex
@@ -106,7 +89,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, nc: nc, js: js, mirror: m, state: kv, logs: &syncBuffer{}, clock: time.Now().Add(-time.Hour).UTC().Truncate(time.Second)}
+	e := &env{t: t, nc: nc, js: js, mirror: m, state: kv, logs: &logtest.Buffer{}, clock: time.Now().Add(-time.Hour).UTC().Truncate(time.Second)}
 	for _, subj := range []string{"jmssync.alert.>", "jmssync.run.>", "jmssync.intent.>"} {
 		if _, err := nc.Subscribe(subj, func(m *nats.Msg) {
 			e.alertsMu.Lock()
