@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +18,7 @@ import (
 	"github.com/jmssync/jmssync/libs/config"
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/logging"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/mirror"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/natsx/natstest"
@@ -90,18 +91,21 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, nc: nc, js: js, mirror: m, state: kv, logs: &logtest.Buffer{}, clock: time.Now().Add(-time.Hour).UTC().Truncate(time.Second)}
-	for _, subj := range []string{"jmssync.alert.>", "jmssync.run.>", "jmssync.intent.>"} {
-		if _, err := nc.Subscribe(subj, func(m *nats.Msg) {
-			e.alertsMu.Lock()
-			defer e.alertsMu.Unlock()
-			if a, err := events.DecodeAs[*events.Alert](m.Data); err == nil {
-				e.alerts = append(e.alerts, a)
-				return
-			}
-			e.order = append(e.order, m.Subject)
-		}); err != nil {
-			t.Fatal(err)
+	// One subscription: nats.go delivers each subscription on its own
+	// goroutine, so only a single one preserves the order of publication.
+	if _, err := nc.Subscribe("jmssync.>", func(m *nats.Msg) {
+		if !strings.HasPrefix(m.Subject, "jmssync.alert.") && !strings.HasPrefix(m.Subject, "jmssync.run.") && !strings.HasPrefix(m.Subject, "jmssync.intent.") {
+			return
 		}
+		e.alertsMu.Lock()
+		defer e.alertsMu.Unlock()
+		if a, err := events.DecodeAs[*events.Alert](m.Data); err == nil {
+			e.alerts = append(e.alerts, a)
+			return
+		}
+		e.order = append(e.order, m.Subject)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
