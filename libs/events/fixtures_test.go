@@ -135,6 +135,9 @@ func realMessages(t testing.TB) []events.Message {
 		}
 		it := events.NewIntent(op, in.ID().AssetID(install, jsRef.OrgID), in.ID(), uint64(10+i), d,
 			"cause_"+string(op), runID, scopeA, passA, t0.Add(time.Second))
+		if i%2 == 0 { // optional: some with, some without
+			it.ObservedAt = t0.UTC()
+		}
 		intents = append(intents, it)
 		add(it)
 	}

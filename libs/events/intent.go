@@ -109,6 +109,11 @@ type Intent struct {
 	Scope    Scope     `json:"scope"`
 	PassID   string    `json:"pass_id,omitempty"` // the pass the decision came from
 	IssuedAt time.Time `json:"issued_at"`
+	// ObservedAt is when that pass finished listing the cloud (its close
+	// record's finished_at): the applier measures the lag from the cloud's
+	// state to the JumpServer write with it. Absent when no pass is behind
+	// the decision (or from a reconciler older than the field).
+	ObservedAt time.Time `json:"observed_at,omitzero"`
 }
 
 // NewIntent builds an intent; desired may be nil for delete and orphan.

@@ -106,7 +106,7 @@ func (c *Client) once(ctx context.Context, cl call, payload []byte) (*response, 
 		}
 		return nil, fmt.Errorf("jumpserver: rate limiter: %w", err)
 	}
-	res, err := c.cb.Execute(func() (*response, error) { return c.send(ctx, cl, payload) })
+	res, err := c.cb.Execute(func() (*response, error) { return c.tracedSend(ctx, cl, payload) })
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		return nil, &Error{Kind: KindUnavailable, Method: cl.method, Path: cl.path,
 			Message: "circuit breaker " + c.cb.State().String() + "; request not sent",

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // metrics are the applier's instruments (OTel meter → Prometheus):
@@ -23,8 +24,10 @@ import (
 //	jmssync.applier.paused             gauge     1 while fetching is paused
 //	jmssync.applier.cap_reached        gauge     1 while creates wait for room
 //	jmssync.applier.alerts             counter   kind
+//	jmssync.applier.event.lag          histogram provider, op: pass finished → fact published (s)
 type metrics struct {
 	intents  metric.Int64Counter
+	lag      metric.Float64Histogram
 	calls    metric.Int64Counter
 	latency  metric.Float64Histogram
 	alerts   metric.Int64Counter
@@ -47,6 +50,14 @@ func newMetrics(a *Applier) (*metrics, error) {
 	}
 	if m.latency, err = meter.Float64Histogram("jmssync.applier.jumpserver.latency",
 		metric.WithDescription("Latency of HTTP requests to JumpServer."), metric.WithUnit("s")); err != nil {
+		return nil, err
+	}
+	// From seconds (one change, no debounce) to hours (the interval, a
+	// paused applier): the default buckets stop at 10s.
+	if m.lag, err = meter.Float64Histogram("jmssync.applier.event.lag",
+		metric.WithDescription("Time from the end of the cloud listing an intent was decided from to its applied fact, by provider and op."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)); err != nil {
 		return nil, err
 	}
 	if m.alerts, err = meter.Int64Counter("jmssync.applier.alerts",
@@ -85,7 +96,25 @@ func kindAttr(kind string) metric.AddOption {
 }
 
 func (m *metrics) intent(ctx context.Context, op, outcome string) {
-	m.intents.Add(ctx, 1, metric.WithAttributes(attribute.String("op", op), attribute.String("outcome", outcome)))
+	attrs := []attribute.KeyValue{attribute.String("op", op), attribute.String("outcome", outcome)}
+	m.intents.Add(ctx, 1, metric.WithAttributes(attrs...))
+	// The batch span (trace.go) tells what became of each of its intents.
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("intent settled", trace.WithAttributes(attrs...))
+	}
+}
+
+// applied records the event lag of an intent acked as applied (its fact
+// was just published): from the end of the pass the intent came from
+// (ObservedAt; absent for intents of no pass or from an older reconciler)
+// to now. Facts published again for an earlier write are not counted.
+func (m *metrics) applied(ctx context.Context, it *item, outcome string, now time.Time) {
+	if it.in == nil || it.in.ObservedAt.IsZero() || !it.done || outcome != string(it.factOp) {
+		return
+	}
+	lag := max(now.Sub(it.in.ObservedAt).Seconds(), 0) // clocks of two hosts
+	m.lag.Record(ctx, lag, metric.WithAttributes(
+		attribute.String("provider", string(it.in.Scope.Provider)), attribute.String("op", outcome)))
 }
 
 // httpClient is the JumpServer client's HTTP client: the transport the

@@ -42,6 +42,7 @@ func (a *Applier) ack(ctx context.Context, it *item, outcome string) {
 		it.log.Error().Err(err).Msg("ack failed; the intent will be redelivered and found done")
 	}
 	a.m.intent(ctx, it.opName(), outcome)
+	a.m.applied(ctx, it, outcome, a.now())
 	it.log.Debug().Str("outcome", outcome).Msg("intent settled")
 }
 
