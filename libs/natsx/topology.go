@@ -60,6 +60,14 @@ const (
 	SubjectsDLQ       = "jmssync.dlq.>"
 )
 
+// Command subjects: core NATS request/reply (no stream captures them),
+// answered by a running reconciler.
+const (
+	// SubjectCmdAdopt takes over assets the Python jms-sync created
+	// (reconciler.AdoptRequest → reconciler.Reply.Adopt).
+	SubjectCmdAdopt = "jmssync.cmd.adopt"
+)
+
 const (
 	kindSnapshot = "snapshot"
 	kindPass     = "pass"

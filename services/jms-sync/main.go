@@ -7,6 +7,8 @@
 //	jms-sync plan [-config f]          dry run: what the next cycle would change
 //	jms-sync confirm <plan-id>         release a held deletion plan
 //	jms-sync prune -scope p/acct/reg   delete the assets of a removed scope
+//	jms-sync adopt [-yes]              take over the Python jms-sync's assets
+//	jms-sync explain <instance>        what was seen, decided and done for one instance
 //	jms-sync validate [-config f]      check the configuration and credentials
 package main
 
@@ -39,24 +41,34 @@ Usage:
   jms-sync confirm [flags] <plan>   apply a held deletion plan (its id is in the alert and in plan's output)
   jms-sync prune -scope provider/account-id/region
                                     delete the assets of a scope that is no longer configured
+  jms-sync adopt [flags] [-yes]     take over the hosts the Python jms-sync created (their comment has
+                                    "instance_id: <id>"): without -yes only the plan; with -yes they keep their
+                                    ids and get the ownership labels. Run it before the first serve or once
+  jms-sync explain [flags] <instance-id|asset-name|address|asset-id>
+                                    what was seen, decided and done for one instance; reads only
   jms-sync validate [flags]         check the configuration and the credentials; list every problem
 
 Flags:
   -config file   the Python jms-sync's config.yaml (optional)
-  -data dir      the embedded JetStream store (default "data"); once, plan, confirm and prune
+  -data dir      the embedded JetStream store (default "data"); once, plan, confirm, prune, adopt
+                 and explain
                  reach a serve running on the same directory through it
-  -timeout d     once, plan, confirm, prune: give up after d (default 30m)
+  -timeout d     once, plan, confirm, prune, adopt, explain: give up after d (default 30m)
   -limit n       plan: list at most n changes per kind (default 50; 0 = all)
   -offline       validate: skip the checks that contact JumpServer and the clouds
+  -yes           adopt: issue the adoptions (without it adopt writes nothing)
+  -json          adopt, explain: print JSON instead of text
   -per-region n  demo: instances per region (default 250)
 
 Exit status:
-  0  done: every pass complete, every intent applied
+  0  done: every pass complete, every intent applied (adopt: the plan shown, or every match adopted)
   1  a pass failed, an intent was dead-lettered, a check failed, or an error
+     (adopt: also a configured scope without a complete pass: the plan is partial)
   2  bad usage or an invalid configuration
   3  once: everything ran, but deletions are held (confirm them) or creates wait under the asset cap
-  4  once, confirm, prune: another jms-sync (serve or once) holds the run lock
-  5  confirm, prune: refused (no such held plan, or the scope is still configured)
+  4  once, confirm, prune, adopt: another jms-sync (serve or once) holds the run lock
+  5  confirm, prune: refused (no such held plan, or the scope is still configured);
+     adopt -yes: nothing to adopt; explain: nothing is known about the instance
 
 Configuration: JMSSYNC_* environment variables, and optionally the Python jms-sync's
 config.yaml (-config); the environment wins. On a terminal once, plan and demo show
@@ -85,6 +97,8 @@ type flags struct {
 	limit      int
 	offline    bool
 	scope      string
+	yes        bool
+	json       bool
 	args       []string
 }
 
@@ -100,6 +114,8 @@ func parse(cmd string, args []string, stderr io.Writer) (*flags, error) {
 	fs.IntVar(&f.limit, "limit", 50, "plan: changes listed per kind (0 = all)")
 	fs.BoolVar(&f.offline, "offline", false, "validate: skip network checks")
 	fs.StringVar(&f.scope, "scope", "", "prune: provider/account-id/region")
+	fs.BoolVar(&f.yes, "yes", false, "adopt: issue the adoptions (without it nothing is written)")
+	fs.BoolVar(&f.json, "json", false, "adopt, explain: print JSON")
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
@@ -144,7 +160,11 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 		}
 		res.Print(stdout)
 		return res.ExitCode(), nil
-	case "serve", "once", "plan":
+	case "serve", "once", "plan", "adopt":
+	case "explain":
+		if len(f.args) != 1 {
+			return app.ExitUsage, errors.New("usage: jms-sync explain <instance-id|asset-name|address|asset-id>")
+		}
 	case "confirm":
 		if len(f.args) != 1 {
 			return app.ExitUsage, errors.New("usage: jms-sync confirm <plan-id>")
@@ -191,7 +211,7 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 		return app.ExitOK, nil
 	}
 
-	// once, plan, confirm, prune: the report on stdout; progress on a
+	// once, plan, confirm, prune, adopt, explain: the report on stdout; progress on a
 	// terminal, JSON logs otherwise (both on stderr).
 	var log zerolog.Logger
 	out, closer, err := logging.Output(stderr, fileOpts)
@@ -223,6 +243,35 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 			return app.ExitFailed, err
 		}
 		res.Print(stdout, f.limit)
+		return res.ExitCode(), nil
+	case "adopt":
+		res, err := app.Adopt(ctx, o, f.yes)
+		if errors.Is(err, app.ErrLocked) {
+			return app.ExitLocked, err
+		}
+		if err != nil {
+			return app.ExitFailed, err
+		}
+		if f.json {
+			if err := res.PrintJSON(stdout); err != nil {
+				return app.ExitFailed, err
+			}
+		} else {
+			res.Print(stdout)
+		}
+		return res.ExitCode(), nil
+	case "explain":
+		res, err := app.Explain(ctx, o, f.args[0])
+		if err != nil && !errors.Is(err, app.ErrNothingKnown) {
+			return app.ExitFailed, err
+		}
+		if f.json {
+			if err := res.PrintJSON(stdout); err != nil {
+				return app.ExitFailed, err
+			}
+		} else {
+			res.Print(stdout)
+		}
 		return res.ExitCode(), nil
 	}
 	var res *app.CommandResult

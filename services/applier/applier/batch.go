@@ -17,6 +17,7 @@ import (
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/jumpserver"
 	"github.com/jmssync/jmssync/libs/mirror"
+	"github.com/jmssync/jmssync/libs/natsx"
 )
 
 // kvParallel bounds concurrent KV and publish round trips of one batch.
@@ -86,8 +87,8 @@ func live(items []*item) []*item {
 // handle applies one fetched batch. It returns errAbandoned when a test hook
 // simulated a crash (nothing more is settled or unlocked).
 func (a *Applier) handle(ctx context.Context, msgs []jetstream.Msg) error {
-	a.workMu.Lock()
-	defer a.workMu.Unlock()
+	a.workMu.RLock()
+	defer a.workMu.RUnlock()
 
 	items := a.decode(ctx, msgs)
 	if len(items) == 0 {
@@ -118,8 +119,21 @@ func (a *Applier) handle(ctx context.Context, msgs []jetstream.Msg) error {
 		return errAbandoned
 	}
 	a.deletes(ctx, live(items))
-	a.patches(ctx, live(items))
-	a.creates(ctx, live(items))
+	// Patches and creates touch disjoint items and share the client's
+	// worker pool: sending them side by side saves a round of requests.
+	// The patch list is taken first: a create that finds its asset
+	// existing turns into a patch of its own meanwhile.
+	var toPatch []*item
+	pending := live(items)
+	for _, it := range pending {
+		if it.act == actPatch {
+			toPatch = append(toPatch, it)
+		}
+	}
+	var writes sync.WaitGroup
+	writes.Go(func() { a.patches(ctx, toPatch) })
+	a.creates(ctx, pending)
+	writes.Wait()
 	a.readBack(ctx, live(items))
 	if hook(a.hooks.afterWrite) {
 		return errAbandoned
@@ -136,7 +150,7 @@ func (a *Applier) handle(ctx context.Context, msgs []jetstream.Msg) error {
 			published = append(published, it)
 		}
 	}
-	parallel(kvParallel, published, func(it *item) { a.publish(ctx, it) })
+	a.publishFacts(ctx, published)
 	if hook(a.hooks.afterFact) {
 		return errAbandoned
 	}
@@ -317,6 +331,9 @@ func (a *Applier) readMirror(ctx context.Context, items []*item) {
 			if e.AssetID != uuid.Nil && it.in.Op != events.OpCreate && it.in.Op != events.OpAdopt {
 				it.assetID = e.AssetID.String()
 			}
+			if it.in.Op == events.OpCreate && !e.Deleted && e.AssetID != uuid.Nil && e.AssetID != it.in.AssetID {
+				it.in.AssetID, it.assetID = e.AssetID, e.AssetID.String() // adopted meanwhile: converge that asset
+			}
 		}
 	})
 }
@@ -420,6 +437,7 @@ func (a *Applier) plan(ctx context.Context, items []*item) {
 			switch {
 			case it.host == nil:
 				a.missing(ctx, it)
+			case in.Op == events.OpAdopt && a.adoptRefused(ctx, it):
 			case in.Op != events.OpAdopt && !a.owned(it.host):
 				a.poison(ctx, it, ReasonNotOwned, a.notOwned(it))
 			default:
@@ -703,6 +721,10 @@ func (a *Applier) creates(ctx context.Context, items []*item) {
 	if a.cfg.JumpServer.Licensed {
 		a.setCap(ctx, false, jumpserver.AssetCount{Cap: -1})
 	} else {
+		// Batches run side by side: the count and the creates fitted to it
+		// must not interleave with another batch's, or both fill the room.
+		a.capMu.Lock()
+		defer a.capMu.Unlock()
 		n, err := a.client.CountAllAssets(ctx)
 		if err != nil {
 			for _, it := range todo {
@@ -731,6 +753,9 @@ func (a *Applier) sendCreates(ctx context.Context, todo []*item, second bool) {
 	var hcs []jumpserver.HostCreate
 	for _, it := range todo {
 		name := a.names.pick(it.in.Desired.Name, it.in.Identity, it.assetID, taken)
+		if name != it.in.Desired.Name && a.legacyTwin(ctx, it) {
+			continue
+		}
 		if name == "" {
 			a.poison(ctx, it, ReasonNameConflict, fmt.Errorf("no free name for %q", it.in.Desired.Name))
 			continue
@@ -953,23 +978,55 @@ func (a *Applier) writeMirror(ctx context.Context, it *item) {
 	a.fail(ctx, it, fmt.Errorf("mirror %s: %w", it.key, mirror.ErrConflict))
 }
 
-// publish sends the item's applied fact, validated against its schema.
-func (a *Applier) publish(ctx context.Context, it *item) {
-	var f *events.AppliedFact
-	var err error
-	if it.republish && !it.done {
-		f, err = a.factAgain(ctx, it)
-	} else {
-		f = a.fact(it)
+// publishFacts sends the items' applied facts, each validated against its
+// schema, in one pipelined batch (in item order). An item whose fact
+// cannot be built fails alone; when the batch fails, every item of it is
+// retried (the mirror holds their generation, so the retry publishes the
+// fact again, and the stored ones are dropped as duplicates).
+func (a *Applier) publishFacts(ctx context.Context, items []*item) {
+	msgs := make([]natsx.Outgoing, len(items))
+	errs := make([]error, len(items))
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
 	}
-	if err == nil {
-		err = a.sendFact(ctx, f)
+	parallel(kvParallel, idx, func(i int) {
+		it := items[i]
+		var f *events.AppliedFact
+		var err error
+		if it.republish && !it.done {
+			f, err = a.factAgain(ctx, it)
+		} else {
+			f = a.fact(it)
+		}
+		if err == nil {
+			msgs[i], err = a.encodeFact(f)
+		}
+		errs[i] = err
+	})
+	var send []natsx.Outgoing
+	var sent []*item
+	for i, it := range items {
+		if errs[i] != nil {
+			it.done, it.republish = false, false
+			a.fail(ctx, it, errs[i])
+			continue
+		}
+		send = append(send, msgs[i])
+		sent = append(sent, it)
 	}
-	if err != nil {
-		it.done, it.republish = false, false
-		a.fail(ctx, it, err)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), factBatchTimeout)
+	defer cancel()
+	if err := natsx.PublishBatch(pctx, a.js, send, 0); err != nil {
+		for _, it := range sent {
+			it.done, it.republish = false, false
+			a.fail(ctx, it, err)
+		}
 	}
 }
+
+// factBatchTimeout bounds the publication of one batch's facts.
+const factBatchTimeout = 30 * time.Second
 
 func (a *Applier) fact(it *item) *events.AppliedFact {
 	// before: the mirror's state (what JumpServer returned at the last

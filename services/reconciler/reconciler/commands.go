@@ -90,6 +90,7 @@ type Reply struct {
 	Prune      *plan.PruneResult   `json:"prune,omitempty"`
 	Rebaseline *events.Scope       `json:"rebaseline,omitempty"`
 	Plan       *PlanSummary        `json:"plan,omitempty"`
+	Adopt      *plan.AdoptResult   `json:"adopt,omitempty"`
 }
 
 // PlanSummary is a dry run in short: the run record it would open, the
@@ -122,6 +123,7 @@ func (s *Service) subscribeCommands(ctx context.Context) ([]*nats.Subscription, 
 	}
 	handlers := map[string]func(context.Context, []byte) Reply{
 		SubjectConfirm: s.cmdConfirm, SubjectPrune: s.cmdPrune, SubjectRebaseline: s.cmdRebaseline, SubjectPlan: s.cmdPlan,
+		SubjectAdopt: s.cmdAdopt,
 	}
 	var subs []*nats.Subscription
 	for _, subject := range slices.Sorted(maps.Keys(handlers)) {

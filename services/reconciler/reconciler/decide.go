@@ -25,6 +25,7 @@ type decider struct {
 	js     jetstream.JetStream
 	store  *stateStore
 	mirror *mirror.Store
+	view   *mirror.View // the service's live view (nil: read the bucket)
 	reader *passReader
 	log    zerolog.Logger
 }
@@ -64,6 +65,9 @@ type loaded struct {
 	in         plan.Input
 	revs       []uint64 // per scope of in.Scopes
 	orphansRev uint64
+	// adopting: the adopt intents still pending (in.Adopting's source).
+	adopting    map[string]adoptPending
+	adoptingRev uint64
 }
 
 // load reads everything a cycle decides from. cache holds the latest usable
@@ -113,7 +117,15 @@ func (dc *decider) load(ctx context.Context, ready *MirrorReady, cache map[strin
 	if l.in.Orphans, l.orphansRev, err = dc.store.loadOrphans(ctx); err != nil {
 		return nil, err
 	}
-	if l.in.Mirror, err = dc.mirror.All(ctx); err != nil {
+	if dc.view != nil && !dry {
+		l.in.Mirror, err = dc.view.Snapshot(ctx)
+	} else {
+		l.in.Mirror, err = dc.mirror.All(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if l.in.Adopting, l.adopting, l.adoptingRev, err = dc.loadAdopting(ctx, l.in.Mirror, time.Now()); err != nil {
 		return nil, err
 	}
 	return l, nil

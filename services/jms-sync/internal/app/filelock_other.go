@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package app
 
@@ -6,6 +6,6 @@ import "errors"
 
 var errLocked = errors.New("locked by another process")
 
-// lockFile is a no-op where flock is not available: run one jms-sync
-// process per data directory there.
+// lockFile is a no-op where neither flock nor LockFileEx is available: run
+// one jms-sync process per data directory there.
 func lockFile(string) (func(), error) { return func() {}, nil }

@@ -36,6 +36,7 @@ const (
 	CauseNoDelete         = "no_delete"             // absent and deactivated; no_delete keeps it
 	CauseGracePending     = "grace_pending"         // absent and deactivated; grace not over
 	CauseHeld             = "deletion_held"         // in a held plan
+	CauseInFlight         = "intent_in_flight"      // the same intent is queued for the applier
 	CauseLatestRejected   = "latest_pass_rejected"  // destructive steps wait for a usable latest pass
 	CauseHumanDeactivated = "human_deactivated"     // inactive by hand: left inactive
 	CauseHumanReactivated = "human_reactivated"     // re-activated by hand after jms-sync deactivated it

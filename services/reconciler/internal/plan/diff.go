@@ -2,7 +2,9 @@ package plan
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -56,6 +58,36 @@ type Input struct {
 	// Prune lists the scopes of `prune --scope`: their assets are deleted if
 	// the scope is not configured (any more).
 	Prune []events.Scope
+	// Adopting holds the identity keys with an adopt intent not applied
+	// yet: no create is issued for them meanwhile, so an instance never
+	// gets a second asset beside the one being adopted.
+	Adopting map[string]bool
+	// InFlight holds the intents earlier cycles issued whose effect has
+	// not reached the mirror yet (identity key → what was issued). The same
+	// intent is not issued again while the mirror's generation is below the
+	// one in flight: the applier has it queued or is applying it. The caller
+	// drops entries it no longer trusts (too old: a lost intent is issued
+	// again).
+	InFlight map[string]InFlight
+}
+
+// InFlight is an issued intent not yet seen applied.
+type InFlight struct {
+	Op          events.Op
+	Generation  uint64
+	Fingerprint uint64 // Fingerprint of the op and desired state
+}
+
+// Fingerprint identifies an intent's op, asset and desired state.
+func Fingerprint(op events.Op, assetID uuid.UUID, d *events.Desired) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(op))
+	h.Write(assetID[:])
+	if d != nil {
+		b, _ := json.Marshal(d)
+		h.Write(b)
+	}
+	return h.Sum64()
 }
 
 // ConfirmResult reports a confirm.
@@ -288,6 +320,13 @@ func (d *differ) decide(dec Decision) { d.out.Decisions = append(d.out.Decisions
 func (d *differ) emit(op events.Op, assetID uuid.UUID, id asset.ID, gen uint64, desired *events.Desired,
 	causes []string, scope events.Scope, passID, detail string,
 ) {
+	if f, ok := d.in.InFlight[id.Key()]; ok && f.Op == op {
+		e := d.in.Mirror[id.Key()]
+		if (e == nil || e.Generation < f.Generation) && f.Fingerprint == Fingerprint(op, assetID, desired) {
+			d.decide(Decision{Identity: id, Scope: scope, Op: op, Cause: CauseInFlight, Detail: causes[0]})
+			return
+		}
+	}
 	in := events.NewIntent(op, assetID, id, gen, desired, causes[0], d.in.RunID, scope, passID, d.now)
 	d.out.Intents = append(d.out.Intents, *in)
 	d.expected[ScopeKey(scope)]++
@@ -460,6 +499,10 @@ func (d *differ) seenInstance(i int, inst *asset.Instance, e *mirror.Entry, pass
 		return
 	}
 	if e == nil || e.Deleted {
+		if d.in.Adopting[id.Key()] {
+			d.decide(Decision{Identity: id, Scope: si.Scope, Cause: CauseAdoptPending})
+			return
+		}
 		cause := CauseNewInstance
 		if e != nil {
 			cause = CauseRecreated
