@@ -267,7 +267,10 @@ func (r *Runner) Run(ctx context.Context, targets []Target) error {
 			}
 		}
 	})
-	next := time.Now().Add(min(r.o.LeaseTTL/3, 2*time.Second) + randDuration(r.o.Jitter))
+	next := time.Now()
+	if !r.o.Alone {
+		next = next.Add(min(r.o.LeaseTTL/3, 2*time.Second) + randDuration(r.o.Jitter))
+	}
 	for {
 		timer := time.NewTimer(time.Until(next))
 		select {

@@ -407,3 +407,25 @@ func TestTriggerSubjectIsNotStored(t *testing.T) {
 		t.Fatalf("a stream captures the trigger subject: %v", err)
 	}
 }
+
+// A runner that is alone (the all-in-one) starts its first cycle at once;
+// one among replicas waits for its peers first (min(LeaseTTL/3, 2s)).
+func TestAloneStartsAtOnce(t *testing.T) {
+	for _, alone := range []bool{true, false} {
+		t.Run(fmt.Sprintf("alone=%v", alone), func(t *testing.T) {
+			_, _, js := startBus(t)
+			src := newFakeSource("acct-1")
+			r := newRunner(t, js, Options{LeaseTTL: 6 * time.Second, Interval: time.Hour, Alone: alone})
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() { done <- r.Run(ctx, targetsFor("acct-1", src, "cn-hangzhou")) }()
+			defer func() { cancel(); <-done }()
+			eventually(t, 5*time.Second, "the first cycle", func() bool { return src.listCalls("cn-hangzhou") == 1 })
+			took := time.Since(start)
+			if alone && took > time.Second || !alone && took < 2*time.Second {
+				t.Fatalf("first listing after %s", took)
+			}
+		})
+	}
+}

@@ -69,6 +69,11 @@ type Options struct {
 	AccountConcurrency int
 	// Regions pins this replica to these regions (every region when empty).
 	Regions []string
+	// Alone starts the first cycle at once instead of waiting for replicas
+	// started together to see each other (the all-in-one, normally the only
+	// replica: leases still keep replicas apart, only the first split of the
+	// regions may be uneven).
+	Alone bool
 	// PassTimeout bounds one pass (30m when 0); a pass that runs out fails
 	// with reason timeout.
 	PassTimeout time.Duration

@@ -36,6 +36,8 @@ type ServiceConfig struct {
 	// HTTPAddr serves /healthz, /readyz and /metrics (loopback by default).
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9464"`
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+	// Alone is set by the all-in-one (see Options.Alone).
+	Alone bool `env:"-"`
 }
 
 // Validate checks the values that have no safe meaning.
@@ -95,7 +97,7 @@ func (c ServiceConfig) Runner(js jetstream.JetStream, nc *nats.Conn, provider as
 	return New(Options{JS: js, Conn: nc, Replica: c.ReplicaID(), Provider: provider,
 		LeaseTTL: c.LeaseTTL, Interval: c.Interval, Jitter: c.Jitter,
 		AccountConcurrency: c.AccountConcurrency, Regions: c.PinRegions, PassTimeout: c.PassTimeout,
-		Logger: log})
+		Alone: c.Alone, Logger: log})
 }
 
 // RunUntilDone runs r's cycles until ctx ends, then hands its region leases

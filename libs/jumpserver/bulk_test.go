@@ -32,8 +32,9 @@ func TestCreateHostsInBatches(t *testing.T) {
 	}
 	res := c.CreateHosts(t.Context(), hosts)
 	mustStatus(t, res, ItemCreated)
-	if n := count(s, "POST /api/v1/assets/hosts/"); n != 10 {
-		t.Fatalf("%d POSTs, want 10", n)
+	// 1000 hosts, batches of at most 100, spread evenly over the workers.
+	if n, want := count(s, "POST /api/v1/assets/hosts/"), int64(4*((1000+4*100-1)/(4*100))); c.cfg.Concurrency != 4 || n != want {
+		t.Fatalf("%d POSTs, want %d (concurrency %d)", n, want, c.cfg.Concurrency)
 	}
 	for i, r := range res {
 		if r.ID != hosts[i].ID || r.Host == nil || r.Host.ID != hosts[i].ID || r.Host.Name != hosts[i].Name {
@@ -85,8 +86,9 @@ func TestCreateHostsDropsTheBadItem(t *testing.T) {
 	if IsTransient(bad.Err) || IsGlobal(bad.Err) {
 		t.Fatalf("a validation error is permanent and local: %v", bad.Err)
 	}
-	if n := count(s, "POST /api/v1/assets/hosts/"); n != 11 {
-		t.Fatalf("%d POSTs, want 11 (the refused batch resent once)", n)
+	size := batchSize(1000, 100, c.cfg.Concurrency)
+	if n, want := count(s, "POST /api/v1/assets/hosts/"), int64((1000+size-1)/size+1); n != want {
+		t.Fatalf("%d POSTs, want %d (batches of %d, the refused one resent once)", n, want, size)
 	}
 	if s.AssetCount("") != 999 {
 		t.Fatalf("%d assets", s.AssetCount(""))

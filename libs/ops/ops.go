@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,9 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful shutdown of Serve (5s when 0).
 	ShutdownTimeout time.Duration
 	Logger          zerolog.Logger
+	// Pprof also serves net/http/pprof under /debug/pprof/ (off by default:
+	// profiles show internals; the ops address is loopback unless changed).
+	Pprof bool
 }
 
 // CheckResult is one check in the /readyz body.
@@ -86,6 +90,13 @@ func Handler(o Options) http.Handler {
 		writeJSON(w, code, rd)
 	})
 	mux.Handle("GET /metrics", o.Metrics)
+	if o.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -22,16 +22,21 @@ type config struct {
 	Seed        uint64        // BENCH_SEED (1)
 	Batch       int           // BENCH_BATCH: JMSSYNC_JUMPSERVER_BATCH_SIZE (the API's maximum, 1000)
 	Concurrency int           // BENCH_CONCURRENCY: JMSSYNC_JUMPSERVER_CONCURRENCY (= BENCH_WORKERS)
-	Debounce    time.Duration // BENCH_DEBOUNCE: JMSSYNC_RECONCILE_DEBOUNCE (1s, as the demo)
-	NATS        string        // BENCH_NATS: "harness" (the harness runs NATS) or "embedded" (jms-sync's own)
+	Debounce    time.Duration // BENCH_DEBOUNCE: JMSSYNC_RECONCILE_DEBOUNCE (5s, the product's default)
+	NATS        string        // BENCH_NATS: "embedded" (jms-sync's own, the default) or "harness" (the harness runs NATS)
 	Timeout     time.Duration // BENCH_TIMEOUT: bound of each wait (10m)
 	Write       bool          // BENCH_WRITE (1): write the results files
+	// BENCH_PROFILE: a path prefix; when set, jms-sync serves pprof and the
+	// harness saves <prefix>-cpu.pprof (the first BENCH_PROFILE_SECONDS of
+	// the run, 20 by default) and <prefix>-heap.pprof (after the cold sync).
+	Profile        string
+	ProfileSeconds int
 }
 
 func loadConfig() (config, error) {
 	c := config{N: 10000, Latency: 20 * time.Millisecond, Item: 2 * time.Millisecond, Workers: 8,
 		CloudLatency: 50 * time.Millisecond, Churn: 0.01, Out: "bench/results", Seed: 1, Batch: 1000,
-		Debounce: time.Second, NATS: "harness", Timeout: 10 * time.Minute, Write: true}
+		Debounce: 5 * time.Second, NATS: "embedded", Timeout: 10 * time.Minute, Write: true}
 	var errs []error
 	intVar := func(name string, p *int, min int) {
 		if v, ok := os.LookupEnv(name); ok && strings.TrimSpace(v) != "" {
@@ -93,6 +98,9 @@ func loadConfig() (config, error) {
 		}
 		c.NATS = v
 	}
+	c.Profile = strings.TrimSpace(os.Getenv("BENCH_PROFILE"))
+	c.ProfileSeconds = 20
+	intVar("BENCH_PROFILE_SECONDS", &c.ProfileSeconds, 1)
 	if v := strings.TrimSpace(os.Getenv("BENCH_WRITE")); v == "0" || v == "false" {
 		c.Write = false
 	}

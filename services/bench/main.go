@@ -17,11 +17,12 @@
 // loudly, if anything is missing, extra or wrong. Results go to
 // BENCH_OUT/<date>-<commit>.md and .json.
 //
-// By default the harness runs the NATS server (libs/natsx/natsembed) and
-// gives jms-sync JMSSYNC_NATS_URL, so it can trigger collector cycles and
-// watch pass, run and applied records, and the process's RSS excludes
-// NATS. BENCH_NATS=embedded lets jms-sync start its own embedded JetStream
-// (the default deployment); the harness then finds its port in /proc.
+// By default jms-sync starts its own embedded JetStream (the default
+// deployment), so the RSS and CPU measured include NATS; the harness finds
+// its port in /proc and watches pass, run and applied records through it.
+// BENCH_NATS=harness runs the NATS server in the harness instead
+// (libs/natsx/natsembed) and gives jms-sync JMSSYNC_NATS_URL, so that the
+// process's RSS is jms-sync's alone.
 //
 // Any JMSSYNC_* variable in the harness's environment is passed to jms-sync
 // and overrides the harness's setting.

@@ -514,9 +514,9 @@ func (r *Result) write(dir string) (string, error) {
 		return "", err
 	}
 	base := filepath.Join(dir, r.Date+"-"+r.Commit)
-	if r.Config.N != 10000 || r.Config.NATS != "harness" {
+	if r.Config.N != 10000 || r.Config.NATS != "embedded" {
 		base += fmt.Sprintf("-n%d", r.Config.N)
-		if r.Config.NATS != "harness" {
+		if r.Config.NATS != "embedded" {
 			base += "-" + r.Config.NATS
 		}
 	}

@@ -52,7 +52,10 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	keep := false
+	keep := os.Getenv("BENCH_KEEP") == "1" // keep the processes' logs
+	if keep {
+		logf("logs kept in %s", tmp)
+	}
 	defer func() {
 		if !keep {
 			_ = os.RemoveAll(tmp)
@@ -161,9 +164,16 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	}
 	mon := monitor(ctx, jms)
 	defer mon.stop()
+	var profiles sync.WaitGroup
+	defer profiles.Wait()
+	if cfg.Profile != "" {
+		profiles.Go(func() {
+			saveProfile(ctx, logf, httpAddr, fmt.Sprintf("profile?seconds=%d", cfg.ProfileSeconds), cfg.Profile+"-cpu.pprof")
+		})
+	}
 
-	// 1. Cold sync: started by the collectors' first cycle (about 2 s after
-	// start), no trigger.
+	// 1. Cold sync: started by the collectors' first cycle (at once: the
+	// all-in-one's collectors wait for no peer), no trigger.
 	logf("cold sync: waiting for %d hosts", len(exp0.Hosts))
 	if err := waitAssets(ctx, sc, jms, len(exp0.Hosts), cfg.Timeout); err != nil {
 		return fail(fmt.Errorf("cold sync: %w; %s", err, tr.describe(t0)))
@@ -194,6 +204,9 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	}
 	ps, _ := readProcStats(jms.pid())
 	res.Cold = coldResult(t0, st0, exp0, cyc, ct, cloud.sub(cloudBase), ps)
+	if cfg.Profile != "" {
+		saveProfile(ctx, logf, httpAddr, "heap", cfg.Profile+"-heap.pprof")
+	}
 	res.Cold.Ratio = res.Cold.WallSeconds / res.Floor.Seconds
 	res.Cold.Timeline, _ = sc.jmsTimeline(ctx, t0)
 	logf("cold sync: %.2fs (floor %.2fs, ×%.2f), JumpServer %s, cloud calls %d",
@@ -358,7 +371,8 @@ func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 // baseEnv is the little of the harness's environment a child needs.
 func baseEnv() []string {
 	var out []string
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ"} {
+	// GOMEMLIMIT and GOGC pass through: they are the Go runtime's memory knobs.
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ", "GOMEMLIMIT", "GOGC"} {
 		if v, ok := os.LookupEnv(k); ok {
 			out = append(out, k+"="+v)
 		}
@@ -398,6 +412,7 @@ func jmsEnv(cfg config, s benchSetup, sc *simClient, httpAddr, dingURL, natsURL 
 		"JMSSYNC_INTERVAL":                            "1h", // cycles come from the harness's triggers
 		"JMSSYNC_JITTER":                              "0s",
 		"JMSSYNC_RECONCILE_DEBOUNCE":                  cfg.Debounce.String(),
+		"JMSSYNC_PPROF":                               strconv.FormatBool(cfg.Profile != ""),
 	}
 	if natsURL != "" {
 		vars["JMSSYNC_NATS_URL"] = natsURL
@@ -678,4 +693,32 @@ func gitCommit(root string) (string, bool) {
 	}
 	st, _ := exec.Command("git", "-C", root, "status", "--porcelain").Output()
 	return strings.TrimSpace(string(out)), len(strings.TrimSpace(string(st))) > 0
+}
+
+// saveProfile fetches /debug/pprof/<what> from jms-sync's ops address into
+// file, retrying while the endpoint is not up yet; failures are logged only
+// (a profile is a diagnosis, not a result).
+func saveProfile(ctx context.Context, logf func(string, ...any), httpAddr, what, file string) {
+	url := "http://" + httpAddr + "/debug/pprof/" + what
+	for range 50 {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == http.StatusOK {
+				if werr := os.WriteFile(file, body, 0o644); werr != nil {
+					logf("profile %s: %v", file, werr)
+				} else {
+					logf("profile saved: %s", file)
+				}
+				return
+			}
+			err = fmt.Errorf("status %d %v", resp.StatusCode, rerr)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logf("profile %s: %s not reachable", file, url)
 }

@@ -105,7 +105,10 @@ type Applier struct {
 	ready ops.Flag
 	names *nameIndex
 
-	workMu sync.Mutex // one batch or one rebuild at a time
+	// workMu: batches share it (RLock; per-asset locks keep them apart, as
+	// they keep replicas apart), a rebuild takes it alone (Lock).
+	workMu sync.RWMutex
+	capMu  sync.Mutex // one count-and-create under the Community Edition cap at a time
 
 	pmu        sync.Mutex
 	paused     map[string]pauseState
@@ -279,18 +282,38 @@ func (a *Applier) rebuildLoop(ctx context.Context) {
 	}
 }
 
+// batchesInFlight is how many fetched batches are handled at once: one
+// writes to JumpServer while the previous one settles (mirror, facts,
+// acks), so a large cycle's later intents do not wait for the bookkeeping
+// of the earlier ones.
+const batchesInFlight = 2
+
 // fetchLoop fetches batches while the gate is open.
 func (a *Applier) fetchLoop(ctx context.Context) error {
 	n := a.cfg.fetchBatch()
+	slots := make(chan struct{}, batchesInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var abandoned atomic.Bool
 	for {
+		if abandoned.Load() {
+			a.log.Warn().Msg("batch abandoned (test kill point); stopping")
+			return errAbandoned
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err := a.gate.Wait(ctx); err != nil {
 			return nil
 		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
 		msgs, err := a.fetch(ctx, n)
 		if err != nil {
+			<-slots
 			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 				return fmt.Errorf("applier: consumer: %w", err)
 			}
@@ -302,23 +325,34 @@ func (a *Applier) fetchLoop(ctx context.Context) error {
 			continue
 		}
 		if len(msgs) == 0 {
+			<-slots
 			continue
 		}
-		if err := a.handle(ctx, msgs); errors.Is(err, errAbandoned) {
-			a.log.Warn().Msg("batch abandoned (test kill point); stopping")
-			return err
-		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := a.handleTraced(ctx, msgs); errors.Is(err, errAbandoned) {
+				abandoned.Store(true)
+			}
+		})
 	}
 }
 
 // fetchLinger is how long a batch waits for more intents once the first one
-// is in: long enough to fill bulk requests while the reconciler publishes a
-// cycle, short enough that one change reaches JumpServer at once.
-const fetchLinger = 150 * time.Millisecond
+// is in: long enough to take a cycle the reconciler is publishing into one
+// batch (whose creates are then spread over every worker), short enough
+// that one change reaches JumpServer at once.
+const fetchLinger = 100 * time.Millisecond
 
-// fetch waits (up to FetchWait) for the first intent, then collects what
-// else arrives within fetchLinger, up to n. A single Fetch(n) would wait its
-// whole timeout whenever fewer than n intents are pending.
+// fetchLingerMax bounds the whole wait for more intents of one batch.
+const fetchLingerMax = time.Second
+
+// fetchRound is the most intents one pull request of the linger asks for.
+const fetchRound = 1000
+
+// fetch waits (up to FetchWait) for the first intent, then keeps collecting
+// while intents keep arriving (until a pull request is left short after
+// fetchLinger, fetchLingerMax has passed, or n are in). A single Fetch(n)
+// would wait its whole timeout whenever fewer than n intents are pending.
 func (a *Applier) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 	fctx, cancel := context.WithTimeout(ctx, a.d.FetchWait)
 	defer cancel()
@@ -330,15 +364,24 @@ func (a *Applier) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 	for msg := range first.Messages() {
 		msgs = append(msgs, msg)
 	}
-	if len(msgs) == 0 || n <= 1 {
+	if len(msgs) == 0 {
 		return msgs, nil
 	}
-	more, err := a.consumer.Fetch(n-1, jetstream.FetchMaxWait(fetchLinger))
-	if err != nil {
-		return msgs, nil // the first intent is ours to handle; the rest wait for the next fetch
-	}
-	for msg := range more.Messages() {
-		msgs = append(msgs, msg)
+	deadline := time.Now().Add(fetchLingerMax)
+	for len(msgs) < n && time.Now().Before(deadline) {
+		want := min(n-len(msgs), fetchRound)
+		more, err := a.consumer.Fetch(want, jetstream.FetchMaxWait(min(fetchLinger, time.Until(deadline))))
+		if err != nil {
+			break // what is in is ours to handle; the rest waits for the next fetch
+		}
+		got := 0
+		for msg := range more.Messages() {
+			msgs = append(msgs, msg)
+			got++
+		}
+		if got < want {
+			break // the stream went quiet
+		}
 	}
 	return msgs, nil
 }

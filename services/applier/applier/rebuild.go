@@ -19,18 +19,27 @@ import (
 // jmssync.asset.<op>.<provider>.<account-id>.<region> with its
 // deterministic message id.
 func (a *Applier) sendFact(ctx context.Context, f *events.AppliedFact) error {
-	b, err := events.Encode(f)
+	o, err := a.encodeFact(f)
 	if err != nil {
-		return fmt.Errorf("applied fact: %w", err)
+		return err
 	}
-	if err := a.checker.Check(b); err != nil {
-		return fmt.Errorf("applied fact: %w", err)
-	}
-	subj := natsx.AssetSubject(string(f.Op), natsx.Scope{Provider: string(f.Provider), Account: f.AccountID, Region: f.Region})
 	pctx, cancel := settleCtx(ctx)
 	defer cancel()
-	_, err = natsx.Publish(pctx, a.js, subj, b, f.MsgID())
+	_, err = natsx.Publish(pctx, a.js, o.Subject, o.Payload, o.MsgID)
 	return err
+}
+
+// encodeFact validates f and makes the message sendFact publishes.
+func (a *Applier) encodeFact(f *events.AppliedFact) (natsx.Outgoing, error) {
+	b, err := events.Encode(f)
+	if err != nil {
+		return natsx.Outgoing{}, fmt.Errorf("applied fact: %w", err)
+	}
+	if err := a.checker.Check(b); err != nil {
+		return natsx.Outgoing{}, fmt.Errorf("applied fact: %w", err)
+	}
+	subj := natsx.AssetSubject(string(f.Op), natsx.Scope{Provider: string(f.Provider), Account: f.AccountID, Region: f.Region})
+	return natsx.Outgoing{Subject: subj, Payload: b, MsgID: f.MsgID()}, nil
 }
 
 // Rebuild re-reads JumpServer into the mirror and the name index, then

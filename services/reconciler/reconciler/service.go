@@ -56,6 +56,12 @@ type Service struct {
 	// mu serialises every decision: pass verification, cycles, commands.
 	mu    sync.Mutex
 	cache map[string]*plan.Pass // latest usable pass by scope key
+	// inflight holds the intents issued by this process and not yet seen
+	// in the mirror, so a cycle deciding while the applier is still busy
+	// with an earlier one (a cold sync's scopes arriving apart) does not
+	// queue the same work again. Memory only: after a restart the next
+	// cycle issues them again, which is harmless.
+	inflight map[string]inFlight
 
 	ready     atomic.Pointer[MirrorReady]
 	readyFlag ops.Flag
@@ -129,6 +135,15 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A live view of the mirror: a cycle then reads it in memory instead of
+	// the whole bucket (without one, load reads the bucket).
+	if v, err := s.mirror.NewView(ctx); err == nil {
+		s.mu.Lock()
+		s.view = v
+		s.mu.Unlock()
+	} else {
+		s.log.Warn().Err(err).Msg("mirror view unavailable; every cycle reads the whole mirror")
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Go(func() { s.watchMirror(ctx) })
@@ -404,10 +419,12 @@ func (s *Service) cycle(ctx context.Context, trigger string, prepare func(*plan.
 	if prepare != nil && !prepare(&l.in) {
 		return nil, nil
 	}
+	l.in.InFlight = s.inFlight(l.in.Mirror, time.Now())
 	out, err := plan.Diff(l.in)
 	if err != nil {
 		return nil, err
 	}
+	stampObserved(&out)
 	if err := s.publish(ctx, &out); err != nil {
 		s.m.cycle(ctx, trigger, "publish_failed", time.Since(start))
 		return nil, err
@@ -416,6 +433,7 @@ func (s *Service) cycle(ctx context.Context, trigger string, prepare func(*plan.
 		s.m.cycle(ctx, trigger, "save_failed", time.Since(start))
 		return nil, err
 	}
+	s.issued(out.Intents, time.Now())
 	s.cycles.Add(1)
 	s.m.decided(ctx, &out)
 	s.m.cycle(ctx, trigger, "ok", time.Since(start))
@@ -430,11 +448,19 @@ func (s *Service) publish(ctx context.Context, out *plan.Output) error {
 	if err := publish(ctx, s.js, natsx.RunSubject(out.Run.RunID), out.Run); err != nil {
 		return err
 	}
+	// Intents in one pipelined batch: one round trip each would hold a
+	// large first cycle back by seconds.
+	batch := make([]natsx.Outgoing, 0, len(out.Intents))
 	for i := range out.Intents {
 		in := &out.Intents[i]
-		if err := publish(ctx, s.js, natsx.IntentSubject(natsScope(in.Scope)), in); err != nil {
-			return err
+		b, err := events.Encode(in)
+		if err != nil {
+			return fmt.Errorf("publish intent: %w", err)
 		}
+		batch = append(batch, natsx.Outgoing{Subject: natsx.IntentSubject(natsScope(in.Scope)), Payload: b, MsgID: in.MsgID(), Header: jsonHeader})
+	}
+	if err := natsx.PublishBatch(ctx, s.js, batch, 0); err != nil {
+		return err
 	}
 	for i := range out.Alerts {
 		a := &out.Alerts[i]

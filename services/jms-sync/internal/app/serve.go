@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,6 +16,14 @@ import (
 // Serve runs every configured service in this process until ctx ends, on
 // the embedded JetStream in dataDir unless JMSSYNC_NATS_URL names a server.
 func Serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string, log zerolog.Logger) error {
+	// JMSSYNC_PPROF=true adds /debug/pprof/ to the ops endpoints.
+	pprofOn := false
+	if v := env.Vars["JMSSYNC_PPROF"]; v != "" {
+		var err error
+		if pprofOn, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("JMSSYNC_PPROF=%q: want true or false", v)
+		}
+	}
 	shutdown, err := telemetry.Setup(ctx, "jms-sync", telemetry.Options{})
 	if err != nil {
 		return err
@@ -54,7 +64,9 @@ func Serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string,
 		return err
 	}
 	opsDone := make(chan error, 1)
-	go func() { opsDone <- ops.ServeListener(ctx, ln, ops.Options{Checks: svcs.Checks(bus.Bus), Logger: log}) }()
+	go func() {
+		opsDone <- ops.ServeListener(ctx, ln, ops.Options{Checks: svcs.Checks(bus.Bus), Logger: log, Pprof: pprofOn})
+	}()
 	log.Info().Str("ops", ln.Addr().String()).Int("collectors", len(svcs.Collectors)).
 		Bool("notifier", svcs.Notifier != nil).Msg("jms-sync serving")
 	err = svcs.Run(ctx, log)

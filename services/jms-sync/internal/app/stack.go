@@ -203,6 +203,7 @@ func BuildCollectors(c *Configs, bus *Bus, log zerolog.Logger) ([]*CollectorRun,
 		if err != nil {
 			return nil, err
 		}
+		c.Aliyun.ServiceConfig.Alone = true
 		r, err := c.Aliyun.ServiceConfig.Runner(bus.JS, bus.NC, asset.Aliyun, log.With().Str("component", aliyuncollector.Service).Logger())
 		if err != nil {
 			return nil, err
@@ -214,6 +215,7 @@ func BuildCollectors(c *Configs, bus *Bus, log zerolog.Logger) ([]*CollectorRun,
 		if err != nil {
 			return nil, err
 		}
+		c.Huawei.ServiceConfig.Alone = true
 		r, err := c.Huawei.ServiceConfig.Runner(bus.JS, bus.NC, asset.HuaweiCloud, log.With().Str("component", huaweicollector.Service).Logger())
 		if err != nil {
 			return nil, err

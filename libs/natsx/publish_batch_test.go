@@ -1,0 +1,59 @@
+package natsx_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jmssync/jmssync/libs/natsx"
+)
+
+// A batch lands in the stream complete and in order; publishing it again
+// stores nothing (every message keeps its msg id); a message without an id
+// is refused before anything is sent.
+func TestPublishBatchInOrderOnceEach(t *testing.T) {
+	js, _ := setup(t, nil)
+	subj := natsx.IntentSubject(scope)
+	const n = 2500 // several windows
+	msgs := make([]natsx.Outgoing, n)
+	for i := range msgs {
+		msgs[i] = natsx.Outgoing{Subject: subj, Payload: fmt.Appendf(nil, `{"n":%d}`, i), MsgID: fmt.Sprintf("m-%d", i),
+			Header: nats.Header{"content-type": {"application/json"}}}
+	}
+	if err := natsx.PublishBatch(t.Context(), js, msgs, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := natsx.PublishBatch(t.Context(), js, msgs, 0); err != nil { // a retry after a failure
+		t.Fatal(err)
+	}
+	st, err := js.Stream(t.Context(), natsx.StreamIntents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != n {
+		t.Fatalf("%d messages stored, want %d (the repeat is deduplicated)", info.State.Msgs, n)
+	}
+	for _, seq := range []uint64{1, 2, n / 2, n} {
+		m, err := st.GetMsg(t.Context(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`{"n":%d}`, seq-1); string(m.Data) != want || m.Header.Get("Nats-Msg-Id") != fmt.Sprintf("m-%d", seq-1) {
+			t.Fatalf("seq %d: %s %v, want %s", seq, m.Data, m.Header, want)
+		}
+	}
+
+	bad := []natsx.Outgoing{{Subject: subj, Payload: []byte("{}"), MsgID: "x-1"}, {Subject: subj, Payload: []byte("{}")}}
+	if err := natsx.PublishBatch(t.Context(), js, bad, 0); !errors.Is(err, natsx.ErrNoMsgID) {
+		t.Fatalf("no msg id: %v", err)
+	}
+	if info, _ := st.Info(t.Context()); info.State.Msgs != n {
+		t.Fatalf("%d messages after the refused batch", info.State.Msgs)
+	}
+}
