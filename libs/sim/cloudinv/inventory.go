@@ -249,8 +249,9 @@ func (inv *Inventory) Add(region, name string) *Instance {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.addRegionLocked(region)
-	in := inv.generate(region, len(inv.byRegion[region]), Spec{WindowsPercent: 20, StoppedPercent: 1})
+	in := inv.generate(region, len(inv.byRegion[region]), Spec{WindowsPercent: 20, StoppedPercent: 1, Now: time.Now().UTC()})
 	in.State = Running
+	in.CreatedAt = time.Now().UTC().Truncate(time.Second) // just launched
 	if name != "" {
 		in.Name, in.HostName = name, hostname(name)
 	}
