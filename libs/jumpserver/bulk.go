@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // Bulk writes follow safety rule 7:
@@ -251,6 +253,28 @@ func isCapBody(raw any) bool {
 	}
 	_, ok = m["error"].(string)
 	return ok
+}
+
+// CapLimit is the asset cap JumpServer's refusal names ("The number of
+// assets exceeds the limit of 5000": the last number of its message), so
+// a report shows the cap the server enforced rather than the configured
+// one. ok is false when err is not a cap refusal or names no number.
+func CapLimit(err error) (limit int, ok bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindCap {
+		return 0, false
+	}
+	msg := e.Message
+	end := strings.LastIndexFunc(msg, unicode.IsDigit)
+	if end < 0 {
+		return 0, false
+	}
+	start := strings.LastIndexFunc(msg[:end+1], func(r rune) bool { return !unicode.IsDigit(r) }) + 1
+	n, cerr := strconv.Atoi(msg[start : end+1])
+	if cerr != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 func capError(e *Error) *Error {

@@ -31,6 +31,17 @@ type ConnectOptions struct {
 	// RetryOnFailedConnect returns a connection even if no server is up yet
 	// and keeps dialling in the background (a service starting before NATS).
 	RetryOnFailedConnect bool
+	// AuthHint is added to an error (and a log line) saying the server
+	// refused the credentials: which variables hold them ([Config.AuthHint]).
+	// Never a secret.
+	AuthHint string
+}
+
+// IsAuthError reports whether err is the server refusing the connection's
+// credentials (or its lack of them).
+func IsAuthError(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
 }
 
 // Connect dials NATS and keeps reconnecting forever. Disconnects, reconnects,
@@ -61,6 +72,12 @@ func Connect(ctx context.Context, o ConnectOptions, log zerolog.Logger) (*nats.C
 	}
 
 	log = log.With().Str("component", "nats").Str("nats_name", o.Name).Logger()
+	withHint := func(ev *zerolog.Event, err error) *zerolog.Event {
+		if o.AuthHint != "" && IsAuthError(err) {
+			ev = ev.Str("hint", o.AuthHint)
+		}
+		return ev
+	}
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
@@ -84,12 +101,12 @@ func Connect(ctx context.Context, o ConnectOptions, log zerolog.Logger) (*nats.C
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			ev := log.Info()
 			if err := nc.LastError(); err != nil {
-				ev = log.Warn().Err(err)
+				ev = withHint(log.Warn().Err(err), err)
 			}
 			ev.Msg("nats connection closed")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			ev := log.Error().Err(err)
+			ev := withHint(log.Error().Err(err), err)
 			if sub != nil {
 				ev = ev.Str("subject", sub.Subject)
 			}
@@ -106,6 +123,9 @@ func Connect(ctx context.Context, o ConnectOptions, log zerolog.Logger) (*nats.C
 	}
 	nc, err := nats.Connect(o.URL, opts...)
 	if err != nil {
+		if o.AuthHint != "" && IsAuthError(err) {
+			return nil, fmt.Errorf("nats connect %s: %w (%s)", redactURLs(o.URL), err, o.AuthHint)
+		}
 		return nil, fmt.Errorf("nats connect %s: %w", redactURLs(o.URL), err)
 	}
 	return nc, nil

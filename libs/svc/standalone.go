@@ -77,7 +77,9 @@ func Standalone(ctx context.Context, name string, natsCfg natsx.Config, httpAddr
 	}
 	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
 
-	nc, err := natsx.Connect(ctx, natsCfg.ConnectOptions(name), log)
+	co := natsCfg.ConnectOptions(name)
+	co.AuthHint = natsCfg.AuthHint(EnvPrefix + "NATS_")
+	nc, err := natsx.Connect(ctx, co, log)
 	if err != nil {
 		return err
 	}
@@ -104,8 +106,8 @@ func Standalone(ctx context.Context, name string, natsCfg natsx.Config, httpAddr
 	}()
 
 	runErr := func() error {
-		if !declare(ctx, js, &topology, log) {
-			return nil
+		if ok, err := declare(ctx, nc, js, &topology, co.AuthHint, log); !ok {
+			return err
 		}
 		s, err := build(ctx, Bus{Conn: nc, JS: js})
 		if err != nil {
@@ -125,19 +127,31 @@ func Standalone(ctx context.Context, name string, natsCfg natsx.Config, httpAddr
 }
 
 // declare declares the JetStream topology until it works (NATS may come up
-// after us) and reports whether it did before ctx ended.
-func declare(ctx context.Context, js jetstream.JetStream, topology *ops.Flag, log zerolog.Logger) bool {
+// after us) and reports whether it did before ctx ended. It gives up with
+// an error when the client closed the connection for good: the server
+// refused the credentials twice (authHint names their variables).
+func declare(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, topology *ops.Flag, authHint string, log zerolog.Logger) (bool, error) {
 	for {
 		err := natsx.EnsureTopology(ctx, js, natsx.TopologyOptions{})
 		if err == nil {
 			topology.Set()
-			return true
+			return true, nil
+		}
+		if nc.IsClosed() {
+			last := nc.LastError()
+			if last == nil {
+				last = nats.ErrConnectionClosed
+			}
+			if natsx.IsAuthError(last) {
+				return false, fmt.Errorf("nats: %w (%s)", last, authHint)
+			}
+			return false, fmt.Errorf("nats: %w", last)
 		}
 		topology.Clear(err.Error())
 		log.Warn().Err(err).Msg("jetstream topology not declared yet; retrying")
 		select {
 		case <-ctx.Done():
-			return false
+			return false, nil
 		case <-time.After(topologyRetry):
 		}
 	}

@@ -718,6 +718,7 @@ func (a *Applier) creates(ctx context.Context, items []*item) {
 	if len(todo) == 0 {
 		return
 	}
+	var cleared *jumpserver.AssetCount // the count to report when the cap clears
 	if a.cfg.JumpServer.Licensed {
 		a.setCap(ctx, false, jumpserver.AssetCount{Cap: -1})
 	} else {
@@ -740,14 +741,24 @@ func (a *Applier) creates(ctx context.Context, items []*item) {
 			for _, it := range wait {
 				a.retry(ctx, it, a.cfg.CapRetry, fmt.Errorf("no room under the asset cap (%d of %d)", n.Count, n.Cap), "cap")
 			}
+		} else if !a.capReachedNow() {
+			a.setCap(ctx, false, n) // nothing to clear
 		} else {
-			a.setCap(ctx, false, n)
+			// The count leaves room, but JumpServer refused creates before:
+			// the cap clears once one goes through (sendCreates), not on a
+			// count that may miss what the server counts (another cap,
+			// other orgs), which would alert cleared-reached on every retry.
+			cleared = &n
 		}
 	}
-	a.sendCreates(ctx, todo, false)
+	if !a.sendCreates(ctx, todo, false) && cleared != nil {
+		a.setCap(ctx, false, *cleared)
+	}
 }
 
-func (a *Applier) sendCreates(ctx context.Context, todo []*item, second bool) {
+// sendCreates creates todo in bulk; it reports whether JumpServer refused
+// any at its asset cap (then flagged with the cap it named: capRefused).
+func (a *Applier) sendCreates(ctx context.Context, todo []*item, second bool) (capRefused bool) {
 	taken := map[string]bool{}
 	var send []*item
 	var hcs []jumpserver.HostCreate
@@ -768,7 +779,7 @@ func (a *Applier) sendCreates(ctx context.Context, todo []*item, second bool) {
 		hcs = append(hcs, it.create)
 	}
 	if len(send) == 0 {
-		return
+		return false
 	}
 	res := a.client.CreateHosts(ctx, hcs)
 	var again, converge []*item
@@ -793,13 +804,18 @@ func (a *Applier) sendCreates(ctx context.Context, todo []*item, second bool) {
 				again = append(again, it)
 				continue
 			}
+			if errors.Is(r.Err, jumpserver.ErrCap) && !capRefused {
+				capRefused = true
+				a.capRefused(ctx, r.Err) // before fail, which would flag the configured cap
+			}
 			a.fail(ctx, it, r.Err)
 		}
 	}
-	if len(again) > 0 {
-		a.sendCreates(ctx, again, true)
+	if len(again) > 0 && a.sendCreates(ctx, again, true) {
+		capRefused = true
 	}
 	a.convergeExisting(ctx, converge)
+	return capRefused
 }
 
 // convergeExisting handles creates whose id was taken: the asset is read,

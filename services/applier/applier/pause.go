@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -217,7 +218,31 @@ func (a *Applier) probeLoop(ctx context.Context) {
 	}
 }
 
+// capRefused is JumpServer refusing creates at its asset cap. The alert
+// and the log report the cap JumpServer's message names (and the assets it
+// counts now, read with a GET) rather than the configured cap, and say so
+// when the two differ.
+func (a *Applier) capRefused(ctx context.Context, err error) {
+	n, cerr := a.client.CountAllAssets(ctx)
+	if cerr != nil {
+		n = jumpserver.AssetCount{Count: -1, Cap: a.cfg.JumpServer.AssetCap} // -1: not known
+	}
+	if limit, ok := jumpserver.CapLimit(err); ok {
+		n.Cap = limit
+	}
+	a.setCap(ctx, true, n)
+}
+
+// capReachedNow reports whether creates are flagged as waiting for room.
+func (a *Applier) capReachedNow() bool {
+	a.pmu.Lock()
+	defer a.pmu.Unlock()
+	return a.capReached
+}
+
 // setCap records whether creates found the cap reached; it alerts on change.
+// count.Cap is the cap in force: the configured one, or the one
+// JumpServer's refusal named (capRefused); count.Count is -1 when unknown.
 func (a *Applier) setCap(ctx context.Context, reached bool, count jumpserver.AssetCount) {
 	a.pmu.Lock()
 	if a.capReached == reached {
@@ -231,16 +256,29 @@ func (a *Applier) setCap(ctx context.Context, reached bool, count jumpserver.Ass
 	}
 	a.pmu.Unlock()
 	a.m.capGauge.Store(boolInt(reached))
-	details := map[string]string{"count": itoa(count.Count), "cap": itoa(count.Cap)}
+	configured := a.cfg.JumpServer.AssetCap
+	details := map[string]string{"cap": itoa(count.Cap)}
+	if count.Count >= 0 {
+		details["count"] = itoa(count.Count)
+	}
 	if reached {
 		since = a.sharedSince(ctx, capKey, since)
 		a.pmu.Lock()
 		a.capSince = since
 		a.pmu.Unlock()
-		a.log.Warn().Int("count", count.Count).Int("cap", count.Cap).Msg("asset cap reached; creates wait")
-		a.alert(ctx, events.AlertCapReached, events.SeverityCritical,
-			"JumpServer Community Edition asset cap reached: creates are paused, deletions and updates go on",
-			"cap@"+since.Format(time.RFC3339Nano), details)
+		msg := "JumpServer Community Edition asset cap reached: creates are paused, deletions and updates go on"
+		ev := a.log.Warn().Int("cap", count.Cap)
+		if count.Count >= 0 {
+			ev = ev.Int("count", count.Count)
+		}
+		if count.Cap > 0 && !a.cfg.JumpServer.Licensed && count.Cap != configured {
+			details["configured_cap"] = itoa(configured)
+			ev = ev.Int("configured_cap", configured)
+			msg = fmt.Sprintf("JumpServer refused creates at its asset cap of %d (JMSSYNC_JUMPSERVER_ASSET_CAP is %d): "+
+				"creates are paused, deletions and updates go on", count.Cap, configured)
+		}
+		ev.Msg("asset cap reached; creates wait")
+		a.alert(ctx, events.AlertCapReached, events.SeverityCritical, msg, "cap@"+since.Format(time.RFC3339Nano), details)
 		return
 	}
 	_ = a.stateKV.Purge(ctx, capKey)

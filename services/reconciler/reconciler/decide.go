@@ -28,6 +28,10 @@ type decider struct {
 	view   *mirror.View // the service's live view (nil: read the bucket)
 	reader *passReader
 	log    zerolog.Logger
+	// privatePasses: the passes were listed into another store than the
+	// one the state comes from (the isolated `plan`), under leases of
+	// their own, so their fencing tokens say nothing against the state's.
+	privatePasses bool
 }
 
 func newDecider(ctx context.Context, cfg Config, js jetstream.JetStream, log zerolog.Logger) (*decider, error) {
@@ -150,13 +154,27 @@ func (dc *decider) verifyLatest(ctx context.Context, pol *plan.Policy, sc events
 	if err != nil || (st.Verified != nil && c.PassID == st.Verified.PassID) {
 		return st, nil, nil
 	}
+	prev := st
+	if dc.privatePasses && st.Verified != nil {
+		// The fencing token orders passes of one lease history. A private
+		// store's leases start again at revision 1, well below the shared
+		// store's, and would make every fresh pass look stale. The other
+		// checks (order in time, identity, shrink) still compare with the
+		// last usable pass of the shared state.
+		v := *st.Verified
+		v.FencingToken = 0
+		prev.Verified = &v
+	}
 	var set chunkSet
 	if c.Status == events.PassComplete {
 		if set, err = dc.reader.readChunks(ctx, sc, c.PassID, m.Sequence, false); err != nil {
 			return st, nil, err
 		}
 	}
-	v := plan.VerifyPass(pol, c, set.instances, set.chunks, st)
+	v := plan.VerifyPass(pol, c, set.instances, set.chunks, prev)
+	if !v.Usable && v.State.Verified == prev.Verified {
+		v.State.Verified = st.Verified // not the copy without its token
+	}
 	switch {
 	case v.Ignored:
 		return st, nil, nil
@@ -171,11 +189,18 @@ func (dc *decider) verifyLatest(ctx context.Context, pol *plan.Policy, sc events
 // state, and runs one cycle's decision without publishing or writing
 // anything. It works with an empty mirror and without the applier's
 // mirror-ready record (the root node then comes from the config).
+//
+// js is a private store: its passes were listed there under leases of its
+// own, while its state and mirror may be a copy of the shared store's.
+// Their fencing tokens are therefore not compared with the copied state's
+// (they would all look stale once the shared leases have been renewed a
+// few times); every other check of the pass applies.
 func Plan(ctx context.Context, js jetstream.JetStream, cfg Config) (*plan.Output, error) {
 	dc, err := newDecider(ctx, cfg, js, zerolog.Nop())
 	if err != nil {
 		return nil, err
 	}
+	dc.privatePasses = true
 	return dc.dryRun(ctx, time.Now(), events.NewRunID())
 }
 

@@ -240,7 +240,7 @@ func (r *AdoptResult) Print(w io.Writer) {
 		fmt.Fprintln(w, "\nnothing was written; adopt them with: jms-sync adopt -yes")
 	}
 	if r.Drain.Left > 0 {
-		fmt.Fprintf(w, "%d intents not applied%s\n", r.Drain.Left, pausedNote(r.Drain.Paused, r.Drain.CapPaused))
+		fmt.Fprintf(w, "%d intents not applied%s\n", r.Drain.Left, r.Drain.note())
 	}
 	for _, d := range r.DeadLetters {
 		fmt.Fprintf(w, "dead letter: %s\n", d)

@@ -9,7 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+
+	"github.com/jmssync/jmssync/libs/config"
+	"github.com/jmssync/jmssync/libs/natsx"
 )
 
 // Files in the data directory next to the JetStream store:
@@ -46,9 +50,18 @@ type SharedBus struct {
 // (serve must own the server it runs on: an attached process loses its
 // server when the owner exits). It waits up to wait (forever when
 // negative). The owner publishes its server's address.
+//
+// OpenShared takes no credentials (tests, the embedded server); the
+// commands use OpenSharedConfig.
 func OpenShared(ctx context.Context, url, dataDir string, attach bool, wait time.Duration, log zerolog.Logger) (*SharedBus, error) {
-	if url != "" {
-		b, err := OpenBus(ctx, url, dataDir, log)
+	return OpenSharedConfig(ctx, natsx.Config{URL: url}, dataDir, attach, wait, log)
+}
+
+// OpenSharedConfig is OpenShared on the external server ext (with its
+// credentials: see natsConfig) when ext.URL is set.
+func OpenSharedConfig(ctx context.Context, ext natsx.Config, dataDir string, attach bool, wait time.Duration, log zerolog.Logger) (*SharedBus, error) {
+	if ext.URL != "" {
+		b, err := OpenBusConfig(ctx, ext, dataDir, log)
 		if err != nil {
 			return nil, err
 		}
@@ -138,4 +151,38 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// natsEnvPrefix is the prefix of the NATS variables, the same for the
+// all-in-one and every standalone service (natsx.Config under JMSSYNC_).
+const natsEnvPrefix = "JMSSYNC_NATS_"
+
+// natsConfig is the external NATS server of the all-in-one: JMSSYNC_NATS_URL
+// with the credentials every standalone service reads (JMSSYNC_NATS_USER
+// and _PASSWORD, _TOKEN, _CREDS_FILE, the secrets also as _FILE), loaded
+// and validated the same way. Its URL is "" (the embedded server, which
+// needs no credentials) when JMSSYNC_NATS_URL is not set.
+func natsConfig(vars map[string]string) (natsx.Config, error) {
+	url := strings.TrimSpace(vars[natsEnvPrefix+"URL"])
+	if url == "" {
+		return natsx.Config{}, nil
+	}
+	c, err := config.Load[natsx.Config](config.WithPrefix(natsEnvPrefix), config.WithEnvironment(vars))
+	if err != nil {
+		return natsx.Config{}, fmt.Errorf("nats: %w", err)
+	}
+	c.URL = url
+	return c, nil
+}
+
+// connectNATS dials c (failing at once rather than retrying: a command
+// reports it) with its credentials; an authorization error names the
+// variables they come from. timeout bounds each dial (natsx's default
+// when 0).
+func connectNATS(ctx context.Context, c natsx.Config, name string, timeout time.Duration, log zerolog.Logger) (*nats.Conn, error) {
+	o := c.ConnectOptions(name)
+	o.RetryOnFailedConnect = false
+	o.Timeout = timeout
+	o.AuthHint = c.AuthHint(natsEnvPrefix)
+	return natsx.Connect(ctx, o, log)
 }

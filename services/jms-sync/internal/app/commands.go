@@ -62,7 +62,7 @@ func (r *CommandResult) Print(w io.Writer) {
 		fmt.Fprintln(w, "the running jms-sync applies them")
 	}
 	if r.Drain.Left > 0 {
-		fmt.Fprintf(w, "%d intents not applied%s\n", r.Drain.Left, pausedNote(r.Drain.Paused, r.Drain.CapPaused))
+		fmt.Fprintf(w, "%d intents not applied%s\n", r.Drain.Left, r.Drain.note())
 	}
 	for _, d := range r.DeadLetters {
 		fmt.Fprintf(w, "dead letter: %s\n", d)
@@ -166,16 +166,22 @@ func command(ctx context.Context, o CommandOptions, name, subject string, body [
 // askServe sends the command to a running reconciler: ok is false when
 // none is reachable or none answers the subject.
 func askServe(ctx context.Context, o *CommandOptions, subject string, body []byte) (*reconciler.Reply, bool, error) {
-	url := o.Env["JMSSYNC_NATS_URL"]
-	if url == "" {
-		url = readURL(o.DataDir)
+	ext, err := natsConfig(o.Env)
+	if err != nil {
+		return nil, false, err
 	}
-	if url == "" {
+	if ext.URL == "" {
+		ext.URL = readURL(o.DataDir) // a running jms-sync's embedded server: no credentials
+	}
+	if ext.URL == "" {
 		return nil, false, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	nc, err := natsx.Connect(cctx, natsx.ConnectOptions{URL: url, Name: "jms-sync-cli", Timeout: 3 * time.Second}, o.Log)
+	nc, err := connectNATS(cctx, ext, "jms-sync-cli", 3*time.Second, o.Log)
 	cancel()
+	if natsx.IsAuthError(err) {
+		return nil, false, err // running or not, the in-process path would be refused too
+	}
 	if err != nil {
 		o.Log.Debug().Err(err).Msg("no running jms-sync reachable; carrying the command out here")
 		return nil, false, nil

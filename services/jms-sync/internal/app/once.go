@@ -39,12 +39,14 @@ type HeldPlan struct {
 
 // ExitCode is once's exit status: 0 when every pass completed and every
 // intent was applied; 1 when a pass failed (or was not usable), an intent
-// was dead-lettered or the run did not finish; 3 when all that went well
-// but deletions are held or creates wait under the asset cap.
+// was dead-lettered, the run did not finish or intents wait behind a pause
+// of the applier (breaker, auth…); 3 when all that went well but deletions
+// are held or creates wait under the asset cap.
 func (r *OnceResult) ExitCode() int {
 	switch {
 	case r.Err != nil, len(r.DeadLetters) > 0, r.failedPasses() > 0, len(r.Skipped) > 0,
-		r.Run != nil && r.Run.Summary != nil && r.Run.Summary.Failed > 0:
+		r.Run != nil && r.Run.Summary != nil && r.Run.Summary.Failed > 0,
+		r.Drain.Left > 0 && r.Drain.Paused != "":
 		return ExitFailed
 	case len(r.Held) > 0, r.Drain.CapPaused:
 		return ExitHeld
@@ -267,7 +269,9 @@ func (r *OnceResult) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  intents       %s\n", opsLine(r.Intents))
 	if r.Drain.Left > 0 {
-		fmt.Fprintf(w, "  not applied   %d intents%s\n", r.Drain.Left, pausedNote(r.Drain.Paused, r.Drain.CapPaused))
+		fmt.Fprintf(w, "  not applied   %d intents%s\n", r.Drain.Left, r.Drain.note())
+	} else if n := r.Drain.note(); n != "" {
+		fmt.Fprintf(w, "  applied       every intent%s\n", n)
 	}
 	for _, h := range r.Held {
 		fmt.Fprintf(w, "  HELD          %s: %s; review with `jms-sync plan`, apply with `jms-sync confirm %s`\n",

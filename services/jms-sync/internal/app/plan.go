@@ -97,6 +97,9 @@ func Plan(ctx context.Context, o CommandOptions) (*PlanResult, error) {
 	res := &PlanResult{Intents: map[events.Op]int{}, Skipped: map[string]string{}}
 	o.Progress.Update("reading the shared mirror (read-only)")
 	src, n, err := copyShared(ctx, &o, priv.JS)
+	if natsx.IsAuthError(err) {
+		return nil, err // JMSSYNC_NATS_* is wrong: say so rather than plan from another view
+	}
 	if err != nil {
 		log.Warn().Err(err).Msg("shared store not readable; the plan reads JumpServer instead")
 		src, n = "", 0
@@ -191,10 +194,14 @@ func copyShared(ctx context.Context, o *CommandOptions, dst jetstream.JetStream)
 // server, or the data directory's store opened briefly when nobody uses it.
 func openSharedReadOnly(ctx context.Context, o *CommandOptions) (jetstream.JetStream, string, func(), error) {
 	log := o.Log
-	connect := func(url string) (jetstream.JetStream, func(), error) {
+	ext, err := natsConfig(o.Env)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	connect := func(c natsx.Config) (jetstream.JetStream, func(), error) {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		nc, err := natsx.Connect(cctx, natsx.ConnectOptions{URL: url, Name: "jms-sync-plan", Timeout: 3 * time.Second}, log)
+		nc, err := connectNATS(cctx, c, "jms-sync-plan", 3*time.Second, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -205,12 +212,12 @@ func openSharedReadOnly(ctx context.Context, o *CommandOptions) (jetstream.JetSt
 		}
 		return js, nc.Close, nil
 	}
-	if u := o.Env["JMSSYNC_NATS_URL"]; u != "" {
-		js, c, err := connect(u)
+	if ext.URL != "" {
+		js, c, err := connect(ext)
 		return js, "the shared store at JMSSYNC_NATS_URL", c, err
 	}
 	if u := readURL(o.DataDir); u != "" {
-		if js, c, err := connect(u); err == nil {
+		if js, c, err := connect(natsx.Config{URL: u}); err == nil {
 			return js, "the running jms-sync's store (" + o.DataDir + ")", c, nil
 		}
 	}
@@ -227,7 +234,7 @@ func openSharedReadOnly(ctx context.Context, o *CommandOptions) (jetstream.JetSt
 		unlock()
 		return nil, "", nil, err
 	}
-	js, c, err := connect(srv.URL())
+	js, c, err := connect(natsx.Config{URL: srv.URL()})
 	if err != nil {
 		srv.Shutdown()
 		unlock()

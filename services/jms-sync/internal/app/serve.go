@@ -29,7 +29,11 @@ func Serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string,
 		return err
 	}
 	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
-	bus, err := OpenShared(ctx, env.Vars["JMSSYNC_NATS_URL"], dataDir, false, -1, log)
+	ext, err := natsConfig(env.Vars)
+	if err != nil {
+		return err
+	}
+	bus, err := OpenSharedConfig(ctx, ext, dataDir, false, -1, log)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +79,11 @@ func openSession(ctx context.Context, o *CommandOptions, command string) (_ *ses
 		}
 	}()
 	o.Progress.Update("opening the JetStream store")
-	if s.bus, err = OpenShared(ctx, o.Env["JMSSYNC_NATS_URL"], o.DataDir, true, 10*time.Second, o.Log); err != nil {
+	ext, err := natsConfig(o.Env)
+	if err != nil {
+		return nil, err
+	}
+	if s.bus, err = OpenSharedConfig(ctx, ext, o.DataDir, true, 10*time.Second, o.Log); err != nil {
 		return nil, err
 	}
 	if s.lock, err = AcquireRunLock(ctx, s.bus.JS, command, 0, o.Log); err != nil {
@@ -180,7 +185,56 @@ func decide[T any](ctx context.Context, s *session, f func(context.Context) (T, 
 type drainResult struct {
 	Left      uint64 // intents still queued
 	CapPaused bool   // creates wait for room under the Community Edition cap
-	Paused    string // the applier is paused (breaker, auth…): why
+	Paused    string // the applier is paused (breaker, auth…): why, every reason, comma-separated
+	// Cleared are the pause reasons that held while draining but no longer
+	// at its end (a breaker that opened, then closed), comma-separated.
+	Cleared string
+}
+
+// note is the pause reasons for a report, "" when none held.
+func (d drainResult) note() string {
+	n := pausedNote(d.Paused, d.CapPaused)
+	if d.Cleared == "" {
+		return n
+	}
+	was := "applier was paused: " + d.Cleared + " (cleared)"
+	if n == "" {
+		return " (" + was + ")"
+	}
+	return strings.TrimSuffix(n, ")") + "; " + was + ")"
+}
+
+// pauseTracker gathers every pause reason seen while draining: the
+// applier's pause flags, sampled, and its applier_paused alerts, so a
+// pause shorter than a sample (or started just before the drain ended) is
+// reported too.
+type pauseTracker struct {
+	s    *session
+	seen map[string]bool
+}
+
+// result is the drain's outcome with the reasons holding now (paused).
+func (p *pauseTracker) result(left uint64, capNow bool, paused string) drainResult {
+	_, alerts := p.s.seen()
+	for _, a := range alerts {
+		if a.Kind == events.AlertApplierPaused && a.Details["reason"] != "" {
+			p.seen[a.Details["reason"]] = true
+		}
+	}
+	holding := map[string]bool{}
+	for _, r := range strings.Split(paused, ",") {
+		if r != "" {
+			holding[r], p.seen[r] = true, true
+		}
+	}
+	var cleared []string
+	for r := range p.seen {
+		if !holding[r] {
+			cleared = append(cleared, r)
+		}
+	}
+	slices.Sort(cleared)
+	return drainResult{Left: left, CapPaused: capNow, Paused: paused, Cleared: strings.Join(cleared, ",")}
 }
 
 // drain waits until the applier has taken every intent off INTENTS (each
@@ -193,13 +247,14 @@ func (s *session) drain(ctx context.Context, total int) (drainResult, error) {
 	if err != nil {
 		return drainResult{}, err
 	}
+	pt := &pauseTracker{s: s, seen: map[string]bool{}}
 	for {
 		left, err := pendingIntents(ctx, s.bus.Bus)
 		if err != nil {
 			return drainResult{}, err
 		}
 		if left == 0 {
-			return drainResult{}, nil
+			return pt.result(0, false, pauseReasons(ctx, kv)), nil
 		}
 		if left != last {
 			last, stuckSince = left, time.Now()
@@ -207,16 +262,21 @@ func (s *session) drain(ctx context.Context, total int) (drainResult, error) {
 		paused := pauseReasons(ctx, kv)
 		_, capErr := kv.Get(ctx, "applier.cap")
 		capNow := capErr == nil
+		for _, r := range strings.Split(paused, ",") {
+			if r != "" {
+				pt.seen[r] = true
+			}
+		}
 		s.o.Progress.Update("applying: %d of %d intents left%s", left, total, pausedNote(paused, capNow))
 		if capNow && time.Since(stuckSince) > 3*time.Second {
-			return drainResult{Left: left, CapPaused: true, Paused: paused}, nil
+			return pt.result(left, true, paused), nil
 		}
 		if ferr := s.failure(); ferr != nil {
-			return drainResult{Left: left, Paused: paused}, ferr
+			return pt.result(left, capNow, paused), ferr
 		}
 		select {
 		case <-ctx.Done():
-			return drainResult{Left: left, Paused: paused}, fmt.Errorf("%d intents not applied: %w", left, ctx.Err())
+			return pt.result(left, capNow, paused), fmt.Errorf("%d intents not applied: %w", left, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -247,6 +307,7 @@ func pauseReasons(ctx context.Context, kv jetstream.KeyValue) string {
 		out = append(out, strings.TrimPrefix(k, "applier.paused."))
 	}
 	_ = l.Stop()
+	slices.Sort(out)
 	return strings.Join(out, ",")
 }
 

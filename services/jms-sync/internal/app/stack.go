@@ -117,19 +117,27 @@ type Bus struct {
 	embedded *natsembed.Server
 }
 
-// OpenBus starts the embedded server in dataDir (when url is empty),
-// connects and declares the JetStream topology.
+// OpenBus is OpenBusConfig without credentials: the embedded server in
+// dataDir when url is empty, else a server that asks for none. The
+// commands use OpenBusConfig with the JMSSYNC_NATS_* configuration.
 func OpenBus(ctx context.Context, url, dataDir string, log zerolog.Logger) (*Bus, error) {
+	return OpenBusConfig(ctx, natsx.Config{URL: url}, dataDir, log)
+}
+
+// OpenBusConfig starts the embedded server in dataDir (when ext.URL is
+// empty) or connects to the external server ext with its credentials,
+// and declares the JetStream topology.
+func OpenBusConfig(ctx context.Context, ext natsx.Config, dataDir string, log zerolog.Logger) (*Bus, error) {
 	b := &Bus{}
-	if url == "" {
+	if ext.URL == "" {
 		s, err := natsembed.Start(natsembed.Options{DataDir: filepath.Join(dataDir, "jetstream")})
 		if err != nil {
 			return nil, err
 		}
-		b.embedded, url = s, s.URL()
+		b.embedded, ext = s, natsx.Config{URL: s.URL()}
 		log.Info().Str("store", filepath.Join(dataDir, "jetstream")).Msg("embedded JetStream started")
 	}
-	nc, err := natsx.Connect(ctx, natsx.ConnectOptions{URL: url, Name: "jms-sync"}, log)
+	nc, err := connectNATS(ctx, ext, "jms-sync", 0, log)
 	if err != nil {
 		b.Close()
 		return nil, err
