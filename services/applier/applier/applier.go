@@ -337,22 +337,24 @@ func (a *Applier) fetchLoop(ctx context.Context) error {
 	}
 }
 
-// fetchLinger is how long a batch waits for more intents once the first one
-// is in: long enough to take a cycle the reconciler is publishing into one
-// batch (whose creates are then spread over every worker), short enough
-// that one change reaches JumpServer at once.
-const fetchLinger = 100 * time.Millisecond
+// fetchQuiet is how long a batch waits for more intents once none are
+// pending: long enough to see whether the reconciler is still publishing a
+// cycle (it pipelines them, so gaps are short), short enough that a change
+// reaches JumpServer at once.
+const fetchQuiet = 30 * time.Millisecond
 
 // fetchLingerMax bounds the whole wait for more intents of one batch.
 const fetchLingerMax = time.Second
 
-// fetchRound is the most intents one pull request of the linger asks for.
+// fetchRound is the most intents one pull request asks for.
 const fetchRound = 1000
 
-// fetch waits (up to FetchWait) for the first intent, then keeps collecting
-// while intents keep arriving (until a pull request is left short after
-// fetchLinger, fetchLingerMax has passed, or n are in). A single Fetch(n)
-// would wait its whole timeout whenever fewer than n intents are pending.
+// fetch waits (up to FetchWait) for the first intent, then takes what is
+// pending without waiting, round after round, and stops once the stream
+// stays quiet for fetchQuiet, fetchLingerMax has passed or n are in. A
+// cycle the reconciler publishes thus becomes one batch (its creates are
+// then spread over every worker). A single Fetch(n) would wait its whole
+// timeout whenever fewer than n intents are pending.
 func (a *Applier) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 	fctx, cancel := context.WithTimeout(ctx, a.d.FetchWait)
 	defer cancel()
@@ -370,17 +372,34 @@ func (a *Applier) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 	deadline := time.Now().Add(fetchLingerMax)
 	for len(msgs) < n && time.Now().Before(deadline) {
 		want := min(n-len(msgs), fetchRound)
-		more, err := a.consumer.Fetch(want, jetstream.FetchMaxWait(min(fetchLinger, time.Until(deadline))))
+		batch, err := a.consumer.FetchNoWait(want)
 		if err != nil {
 			break // what is in is ours to handle; the rest waits for the next fetch
 		}
 		got := 0
-		for msg := range more.Messages() {
+		for msg := range batch.Messages() {
 			msgs = append(msgs, msg)
 			got++
 		}
-		if got < want {
-			break // the stream went quiet
+		if got == want {
+			continue
+		}
+		// Nothing more pending right now: is a publisher still at it?
+		want = min(n-len(msgs), fetchRound)
+		if want == 0 {
+			break
+		}
+		batch, err = a.consumer.Fetch(want, jetstream.FetchMaxWait(fetchQuiet))
+		if err != nil {
+			break
+		}
+		got = 0
+		for msg := range batch.Messages() {
+			msgs = append(msgs, msg)
+			got++
+		}
+		if got == 0 {
+			break // quiet
 		}
 	}
 	return msgs, nil
