@@ -1,38 +1,19 @@
 package svc
 
 import (
-	"bytes"
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/jmssync/jmssync/libs/config"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/natsx/natstest"
 )
-
-// syncBuffer is a log sink safe for the client's callback goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestStandaloneCredentials: a standalone service connects with the
 // natsx.Config credentials; when the server refuses them it stops with an
@@ -64,7 +45,7 @@ func TestStandaloneCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
-			var logs syncBuffer
+			var logs logtest.Buffer
 			err := Standalone(ctx, "svc-test", tc.cfg, "127.0.0.1:"+strconv.Itoa(freePort(t)), zerolog.New(&logs), build)
 			if err == nil || ctx.Err() != nil {
 				t.Fatalf("Standalone = %v (context: %v), want an authorization error", err, ctx.Err())

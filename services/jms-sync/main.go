@@ -252,27 +252,13 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 		if err != nil {
 			return app.ExitFailed, err
 		}
-		if f.json {
-			if err := res.PrintJSON(stdout); err != nil {
-				return app.ExitFailed, err
-			}
-		} else {
-			res.Print(stdout)
-		}
-		return res.ExitCode(), nil
+		return report(stdout, res, f.json)
 	case "explain":
 		res, err := app.Explain(ctx, o, f.args[0])
 		if err != nil && !errors.Is(err, app.ErrNothingKnown) {
 			return app.ExitFailed, err
 		}
-		if f.json {
-			if err := res.PrintJSON(stdout); err != nil {
-				return app.ExitFailed, err
-			}
-		} else {
-			res.Print(stdout)
-		}
-		return res.ExitCode(), nil
+		return report(stdout, res, f.json)
 	}
 	var res *app.CommandResult
 	switch cmd {
@@ -289,5 +275,24 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 		return app.ExitFailed, err
 	}
 	res.Print(stdout)
+	return res.ExitCode(), nil
+}
+
+// printable is a command result that prints as text or JSON.
+type printable interface {
+	Print(io.Writer)
+	PrintJSON(io.Writer) error
+	ExitCode() int
+}
+
+// report prints res (JSON with -json) and returns its exit status.
+func report(w io.Writer, res printable, asJSON bool) (int, error) {
+	if asJSON {
+		if err := res.PrintJSON(w); err != nil {
+			return app.ExitFailed, err
+		}
+	} else {
+		res.Print(w)
+	}
 	return res.ExitCode(), nil
 }

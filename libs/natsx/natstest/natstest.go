@@ -45,6 +45,17 @@ func WithUsers(users ...User) Option {
 	return func(c *config) { c.users = append(c.users, users...) }
 }
 
+// WithToken requires token authentication.
+func WithToken(token string) Option {
+	return func(c *config) { c.opts.Authorization = token }
+}
+
+// WithPort listens on port instead of a random one (a test that starts
+// the server after its client).
+func WithPort(port int) Option {
+	return func(c *config) { c.opts.Port = port }
+}
+
 // WithMaxPayload sets the server's max_payload (default 1 MiB).
 func WithMaxPayload(n int32) Option {
 	return func(c *config) { c.opts.MaxPayload = n }

@@ -239,15 +239,7 @@ func (r *AdoptResult) Print(w io.Writer) {
 	case !r.Yes && len(adopt) > 0:
 		fmt.Fprintln(w, "\nnothing was written; adopt them with: jms-sync adopt -yes")
 	}
-	if r.Drain.Left > 0 {
-		fmt.Fprintf(w, "%d intents not applied%s\n", r.Drain.Left, r.Drain.note())
-	}
-	for _, d := range r.DeadLetters {
-		fmt.Fprintf(w, "dead letter: %s\n", d)
-	}
-	if r.Err != nil {
-		fmt.Fprintf(w, "error: %v\n", r.Err)
-	}
+	printOutcome(w, r.Drain, r.DeadLetters, r.Err)
 }
 
 func scopeText(sc *events.Scope) string {

@@ -61,15 +61,7 @@ func (r *CommandResult) Print(w io.Writer) {
 	if r.Via == "serve" && rp.OK {
 		fmt.Fprintln(w, "the running jms-sync applies them")
 	}
-	if r.Drain.Left > 0 {
-		fmt.Fprintf(w, "%d intents not applied%s\n", r.Drain.Left, r.Drain.note())
-	}
-	for _, d := range r.DeadLetters {
-		fmt.Fprintf(w, "dead letter: %s\n", d)
-	}
-	if r.Err != nil {
-		fmt.Fprintf(w, "error: %v\n", r.Err)
-	}
+	printOutcome(w, r.Drain, r.DeadLetters, r.Err)
 }
 
 func refusalText(code string) string {
@@ -200,4 +192,18 @@ func askServe(ctx context.Context, o *CommandOptions, subject string, body []byt
 		return nil, false, fmt.Errorf("%s: reply: %w", subject, err)
 	}
 	return &rp, true, nil
+}
+
+// printOutcome ends the printout of a command that ran the pipeline: what
+// was left unapplied, the dead letters and the error.
+func printOutcome(w io.Writer, d drainResult, deadLetters []string, err error) {
+	if d.Left > 0 {
+		fmt.Fprintf(w, "%d intents not applied%s\n", d.Left, d.note())
+	}
+	for _, l := range deadLetters {
+		fmt.Fprintf(w, "dead letter: %s\n", l)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "error: %v\n", err)
+	}
 }

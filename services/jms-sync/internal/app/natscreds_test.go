@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,46 +14,16 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/natsx/natstest"
 	"github.com/jmssync/jmssync/services/reconciler/reconciler"
 )
 
-// lockedBuffer is a log sink safe for the NATS client's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startTokenNATS runs a JetStream server that requires token.
 func startTokenNATS(t *testing.T, token string) (*server.Server, string) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true, Authorization: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS not ready")
-	}
-	return s, s.ClientURL()
+	return natstest.Start(t, natstest.WithToken(token))
 }
 
 // hasClient reports whether a client named name is connected to s.
@@ -108,7 +77,7 @@ func TestExternalNATSCredentials(t *testing.T) {
 	}
 	right := env("JMSSYNC_NATS_USER", "jms-sync", "JMSSYNC_NATS_PASSWORD", secret)
 	wrong := env("JMSSYNC_NATS_USER", "jms-sync", "JMSSYNC_NATS_PASSWORD", "not-"+secret)
-	options := func(vars map[string]string, logs *lockedBuffer) CommandOptions {
+	options := func(vars map[string]string, logs *logtest.Buffer) CommandOptions {
 		o := st.options(t.TempDir(), nil)
 		o.Env = vars
 		o.Log = zerolog.New(logs).Level(zerolog.DebugLevel)
@@ -116,7 +85,7 @@ func TestExternalNATSCredentials(t *testing.T) {
 	}
 
 	t.Run("once", func(t *testing.T) {
-		var logs lockedBuffer
+		var logs logtest.Buffer
 		res, err := Once(t.Context(), options(right, &logs))
 		if err != nil {
 			t.Fatalf("once with the right password: %v", err)
@@ -135,7 +104,7 @@ func TestExternalNATSCredentials(t *testing.T) {
 			t.Fatalf("the password is in the logs:\n%s", logs.String())
 		}
 
-		logs = lockedBuffer{}
+		logs = logtest.Buffer{}
 		_, err = Once(t.Context(), options(wrong, &logs))
 		authFails(t, "once, wrong password", err, logs.String(), "JMSSYNC_NATS_PASSWORD", secret)
 		_, err = Once(t.Context(), options(env(), &logs))
@@ -151,7 +120,7 @@ func TestExternalNATSCredentials(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs lockedBuffer
+		var logs logtest.Buffer
 		b, err := OpenSharedConfig(t.Context(), ext, t.TempDir(), true, 0, zerolog.New(&logs))
 		if err != nil {
 			t.Fatalf("password from a file: %v", err)
@@ -160,7 +129,7 @@ func TestExternalNATSCredentials(t *testing.T) {
 	})
 
 	t.Run("serve", func(t *testing.T) {
-		var logs lockedBuffer
+		var logs logtest.Buffer
 		log := zerolog.New(&logs)
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
@@ -191,7 +160,7 @@ func TestExternalNATSCredentials(t *testing.T) {
 	})
 
 	t.Run("plan", func(t *testing.T) {
-		var logs lockedBuffer
+		var logs logtest.Buffer
 		res, err := Plan(t.Context(), options(right, &logs))
 		if err != nil {
 			t.Fatalf("plan: %v", err)
@@ -204,7 +173,7 @@ func TestExternalNATSCredentials(t *testing.T) {
 	})
 
 	t.Run("ask serve", func(t *testing.T) {
-		var logs lockedBuffer
+		var logs logtest.Buffer
 		o := options(right, &logs)
 		if _, ok, err := askServe(t.Context(), &o, reconciler.SubjectConfirm, []byte(`{}`)); err != nil || ok {
 			t.Fatalf("ask serve with nobody answering: ok %v, %v", ok, err)
@@ -226,7 +195,7 @@ func TestExternalNATSToken(t *testing.T) {
 		}
 		return m
 	}
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
 	open := func(v map[string]string) error {
 		ext, err := natsConfig(v)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/logging"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/sim/jmssim"
 )
@@ -64,7 +65,7 @@ func TestOnceAtTheServersCap(t *testing.T) {
 		st.sims.jms.SetOutage(false)
 	}()
 
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	dir := t.TempDir()
 	o := st.options(dir, nil)
 	o.Env, o.Configs = vars, cfgs
