@@ -62,6 +62,9 @@ type Service struct {
 	// queue the same work again. Memory only: after a restart the next
 	// cycle issues them again, which is harmless.
 	inflight map[string]inFlight
+	// traces holds the span context of each scope's latest usable pass,
+	// which a cycle's reconciler.decide span continues (trace.go).
+	traces passTraces
 
 	ready     atomic.Pointer[MirrorReady]
 	readyFlag ops.Flag
@@ -340,6 +343,7 @@ func (s *Service) handleClose(ctx context.Context, msg jetstream.Msg) error {
 	s.passArrived(c.Scope)
 	if v.Usable {
 		s.cache[plan.ScopeKey(c.Scope)] = &plan.Pass{ID: c.PassID, Instances: set.instances}
+		s.rememberPass(ctx, c.Scope, c.PassID)
 		s.markDirty()
 	}
 	return nil
@@ -403,7 +407,7 @@ func (s *Service) Cycle(ctx context.Context, trigger string) (*plan.Output, erro
 // absences of a pass are counted once (State.Counted was not written
 // either), and a held plan keeps its id, so its alert has the same msg id
 // and state change id and is not sent twice.
-func (s *Service) cycle(ctx context.Context, trigger string, prepare func(*plan.Input) bool) (*plan.Output, error) {
+func (s *Service) cycle(ctx context.Context, trigger string, prepare func(*plan.Input) bool) (_ *plan.Output, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ready := s.ready.Load()
@@ -411,6 +415,8 @@ func (s *Service) cycle(ctx context.Context, trigger string, prepare func(*plan.
 		return nil, ErrMirrorNotReady
 	}
 	start := time.Now()
+	ctx, span := s.startDecide(ctx, trigger, prepare != nil)
+	defer func() { endDecide(span, err) }()
 	l, err := s.load(ctx, ready, s.cache, false)
 	if err != nil {
 		return nil, err
@@ -425,6 +431,7 @@ func (s *Service) cycle(ctx context.Context, trigger string, prepare func(*plan.
 		return nil, err
 	}
 	stampObserved(&out)
+	decided(span, &out)
 	if err := s.publish(ctx, &out); err != nil {
 		s.m.cycle(ctx, trigger, "publish_failed", time.Since(start))
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -118,75 +119,212 @@ func TestServeObservability(t *testing.T) {
 		}
 		return true
 	})
-	waitUntil(t, 30*time.Second, "JumpServer request spans exported", func() bool {
-		for _, sp := range sink.all() {
-			if strings.HasPrefix(sp.GetName(), "POST /api/v1/assets/hosts/") {
-				return true
-			}
+	// Every scope's listing reaches a JumpServer write (see traceChains).
+	var chains chainReport
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		chains = traceChains(sink.all())
+		if chains.complete(4) {
+			break
 		}
-		return false
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for every scope's listing to reach a JumpServer write:\n%s", chains)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// serve hands its logger to telemetry.Setup: the exporter's start-up
+	// line is in serve's log, not on stderr.
+	if !strings.Contains(logs.String(), "exporting traces over OTLP") {
+		t.Error("the OTLP exporter's start-up line is not in serve's log")
+	}
 
 	spans := sink.all()
 	t.Logf("%d spans exported", len(spans))
-	byID := map[string]*tracepb.Span{}
-	for _, sp := range spans {
-		byID[hex.EncodeToString(sp.GetSpanId())] = sp
-	}
-	parentOf := func(sp *tracepb.Span) *tracepb.Span { return byID[hex.EncodeToString(sp.GetParentSpanId())] }
 	if !sink.service["jms-sync"] {
 		t.Errorf("service names %v", sink.service)
 	}
-
-	// The listing's trace reaches the reconciler: collector.pass → send of
-	// the close record → the reconciler's processing of it.
-	listed := false
-	for _, sp := range spans {
-		if !strings.HasPrefix(sp.GetName(), "process ") {
-			continue
-		}
-		send := parentOf(sp)
-		if send == nil {
-			continue
-		}
-		if pass := parentOf(send); pass != nil && pass.GetName() == "collector.pass" {
-			listed = true
-		}
+	chains = traceChains(spans)
+	t.Logf("trace chains:\n%s", chains)
+	if !chains.complete(4) {
+		t.Errorf("the listing's trace does not reach JumpServer:\n%s", chains)
 	}
-	if !listed {
-		t.Error("no reconciler span continues a collector.pass trace")
+	// What the trace viewer shows as one trace: at least one listing whose
+	// chain uses parent hops only, so a single trace id runs from
+	// collector.pass to the JumpServer request.
+	if chains.oneTrace == "" {
+		t.Error("no chain from collector.pass to a JumpServer write within a single trace (parent hops only)")
 	}
 
-	// The intent's trace reaches JumpServer: the reconciler's send of the
-	// intent → applier.apply → the JumpServer request, with a path
-	// template and a status.
-	applied := false
+	byID := map[string]*tracepb.Span{}
 	for _, sp := range spans {
-		if sp.GetKind() != tracepb.Span_SPAN_KIND_CLIENT || !strings.Contains(sp.GetName(), "/api/v1/") {
-			continue
-		}
-		if tmpl := spanAttr(sp, "url.template"); tmpl == "" || uuidRE.MatchString(tmpl) {
-			t.Errorf("span %s: url.template %q", sp.GetName(), tmpl)
-		}
-		apply := parentOf(sp)
-		if apply == nil || apply.GetName() != "applier.apply" || string(apply.GetTraceId()) != string(sp.GetTraceId()) {
-			continue
-		}
-		if send := parentOf(apply); send != nil && strings.HasPrefix(send.GetName(), "send jmssync.intent") {
-			applied = true
+		byID[spanKey(sp.GetTraceId(), sp.GetSpanId())] = sp
+	}
+	parentOf := func(sp *tracepb.Span) *tracepb.Span { return byID[spanKey(sp.GetTraceId(), sp.GetParentSpanId())] }
+	for _, sp := range spans {
+		switch {
+		// The known break: no intent is published from a trace of its own;
+		// every intent batch is sent inside a decision.
+		case strings.HasPrefix(sp.GetName(), "send jmssync.intent"):
+			if p := parentOf(sp); p == nil || p.GetName() != "reconciler.decide" {
+				t.Errorf("span %s is not a child of reconciler.decide (parent %v)", sp.GetName(), p.GetName())
+			}
+		case sp.GetName() == "reconciler.decide":
+			if spanAttr(sp, "jmssync.trigger") == "" || spanAttr(sp, "jmssync.run_id") == "" {
+				t.Errorf("reconciler.decide without trigger or run id: %v", sp.GetAttributes())
+			}
+		// JumpServer spans name the path template, never ids.
+		case sp.GetKind() == tracepb.Span_SPAN_KIND_CLIENT && strings.Contains(sp.GetName(), "/api/v1/"):
+			if tmpl := spanAttr(sp, "url.template"); tmpl == "" || uuidRE.MatchString(tmpl) {
+				t.Errorf("span %s: url.template %q", sp.GetName(), tmpl)
+			}
 		}
 	}
-	if !applied {
-		names := map[string]int{}
-		for _, sp := range spans {
-			names[sp.GetName()]++
+}
+
+// A trace from a cloud listing to a JumpServer write runs through these
+// spans, each reached from the one before by a hop:
+//
+//	collector.pass                      the listing of one scope
+//	send jmssync.pass                   the publish of its close record
+//	process SNAPSHOTS                   the reconciler's consumer span of that close
+//	reconciler.decide                   the cycle deciding from the pass
+//	send jmssync.intent batch           the publish of the cycle's intents
+//	applier.apply                       the applier's batch
+//	POST|PUT|PATCH|DELETE /api/v1/…     the JumpServer request
+//
+// A hop leads from span X to span Y when Y's parent is X, or when Y
+// carries a span link to X. Links count because of fan-in: a span has a
+// single parent, yet a decision reads the passes of every scope (the
+// latest new pass is its parent, the others are links) and an applier
+// batch may apply intents published by several spans (the first is its
+// parent, the others are links). A chain made of parent hops only stays
+// within one trace id.
+var chainStages = []func(*tracepb.Span) bool{
+	func(sp *tracepb.Span) bool { return sp.GetName() == "collector.pass" },
+	func(sp *tracepb.Span) bool { return sp.GetName() == "send jmssync.pass" },
+	func(sp *tracepb.Span) bool {
+		return strings.HasPrefix(sp.GetName(), "process ") && spanAttr(sp, "messaging.consumer.group.name") == "reconciler"
+	},
+	func(sp *tracepb.Span) bool { return sp.GetName() == "reconciler.decide" },
+	func(sp *tracepb.Span) bool { return strings.HasPrefix(sp.GetName(), "send jmssync.intent") },
+	func(sp *tracepb.Span) bool { return sp.GetName() == "applier.apply" },
+	func(sp *tracepb.Span) bool {
+		method, path, _ := strings.Cut(sp.GetName(), " ")
+		return sp.GetKind() == tracepb.Span_SPAN_KIND_CLIENT && strings.HasPrefix(path, "/api/v1/") &&
+			(method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE")
+	},
+}
+
+// chainReport is what traceChains found.
+type chainReport struct {
+	stageCounts []int           // spans matching each stage
+	reached     map[string]bool // scope (provider/account/region) → its listing reaches a write
+	oneTrace    string          // a chain of parent hops only, as "name > name > …"
+	withLink    string          // a chain that needs a link hop
+}
+
+// complete reports whether the listings of scopes scopes reach a write.
+func (r chainReport) complete(scopes int) bool {
+	n := 0
+	for _, ok := range r.reached {
+		if ok {
+			n++
 		}
-		t.Errorf("no JumpServer request span under applier.apply under an intent's send span; spans: %v", names)
 	}
+	return n >= scopes
+}
+
+func (r chainReport) String() string {
+	return fmt.Sprintf("spans per stage %v\nscopes reaching a write %v\none-trace chain: %s\nchain through a link: %s",
+		r.stageCounts, r.reached, r.oneTrace, r.withLink)
+}
+
+func spanKey(traceID, spanID []byte) string {
+	return hex.EncodeToString(traceID) + "/" + hex.EncodeToString(spanID)
+}
+
+// traceChains follows the hops (parent or link, see chainStages) from
+// every collector.pass span.
+func traceChains(spans []*tracepb.Span) chainReport {
+	type hop struct {
+		to     *tracepb.Span
+		parent bool // a parent hop, not a link
+	}
+	next := map[string][]hop{} // span key → hops leaving it
+	for _, sp := range spans {
+		if len(sp.GetParentSpanId()) > 0 {
+			k := spanKey(sp.GetTraceId(), sp.GetParentSpanId())
+			next[k] = append(next[k], hop{sp, true})
+		}
+		for _, l := range sp.GetLinks() {
+			k := spanKey(l.GetTraceId(), l.GetSpanId())
+			next[k] = append(next[k], hop{sp, false})
+		}
+	}
+	r := chainReport{stageCounts: make([]int, len(chainStages)), reached: map[string]bool{}}
+	for _, sp := range spans {
+		for i, match := range chainStages {
+			if match(sp) {
+				r.stageCounts[i]++
+			}
+		}
+	}
+	// walk returns a chain from sp (matching stage i) to the last stage,
+	// of parent hops only when parentOnly; "" when there is none.
+	type memoKey struct {
+		span       string
+		stage      int
+		parentOnly bool
+	}
+	memo := map[memoKey]string{}
+	var walk func(sp *tracepb.Span, i int, parentOnly bool) string
+	walk = func(sp *tracepb.Span, i int, parentOnly bool) string {
+		if i == len(chainStages)-1 {
+			return sp.GetName()
+		}
+		mk := memoKey{spanKey(sp.GetTraceId(), sp.GetSpanId()), i, parentOnly}
+		if c, ok := memo[mk]; ok {
+			return c
+		}
+		memo[mk] = ""
+		for _, h := range next[mk.span] {
+			if (parentOnly && !h.parent) || !chainStages[i+1](h.to) {
+				continue
+			}
+			if rest := walk(h.to, i+1, parentOnly); rest != "" {
+				sep := " > "
+				if !h.parent {
+					sep = " >(link) "
+				}
+				memo[mk] = sp.GetName() + sep + rest
+				break
+			}
+		}
+		return memo[mk]
+	}
+	for _, sp := range spans {
+		if !chainStages[0](sp) {
+			continue
+		}
+		scope := spanAttr(sp, "jmssync.provider") + "/" + spanAttr(sp, "jmssync.account_id") + "/" + spanAttr(sp, "jmssync.region")
+		chain := walk(sp, 0, false)
+		if chain == "" {
+			if _, seen := r.reached[scope]; !seen {
+				r.reached[scope] = false // listed, no write reached (yet)
+			}
+			continue
+		}
+		r.reached[scope] = true
+		if strings.Contains(chain, "(link)") && r.withLink == "" {
+			r.withLink = chain
+		}
+		if r.oneTrace == "" {
+			r.oneTrace = walk(sp, 0, true)
+		}
+	}
+	return r
 }
 
 var uuidRE = regexp.MustCompile(`[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}`)

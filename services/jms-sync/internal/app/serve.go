@@ -24,7 +24,7 @@ func Serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string,
 			return fmt.Errorf("JMSSYNC_PPROF=%q: want true or false", v)
 		}
 	}
-	shutdown, err := telemetry.Setup(ctx, "jms-sync", telemetry.Options{})
+	shutdown, err := telemetry.Setup(ctx, "jms-sync", telemetry.Options{Logger: &log})
 	if err != nil {
 		return err
 	}
