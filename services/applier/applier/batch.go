@@ -40,7 +40,9 @@ type item struct {
 	md  *jetstream.MsgMetadata
 	in  *events.Intent
 	key string
-	log zerolog.Logger
+	base    *zerolog.Logger // the applier's; see logger
+	logOnce sync.Once
+	log     zerolog.Logger
 	st  settled
 
 	lockRev uint64
@@ -63,6 +65,23 @@ type item struct {
 	factOp     events.AppliedOp
 	republish  bool // the mirror already holds this generation: publish its fact again
 	superseded bool
+}
+
+// logger is the item's logger, made when first used: a batch holds
+// thousands of items and logs about few of them, and a logger per item
+// made up front held megabytes.
+func (it *item) logger() *zerolog.Logger {
+	it.logOnce.Do(func() {
+		c := it.base.With().Str("subject", it.msg.Subject())
+		if it.md != nil {
+			c = c.Uint64("stream_seq", it.md.Sequence.Stream).Uint64("deliveries", it.md.NumDelivered)
+		}
+		if it.in != nil {
+			c = c.Str("asset_key", it.key).Str("op", string(it.in.Op)).Uint64("generation", it.in.Generation)
+		}
+		it.log = c.Logger()
+	})
+	return &it.log
 }
 
 func (it *item) opName() string {
@@ -207,9 +226,7 @@ func (a *Applier) decode(ctx context.Context, msgs []jetstream.Msg) []*item {
 			a.log.Error().Err(err).Str("subject", msg.Subject()).Msg("message without metadata")
 			continue
 		}
-		it := &item{msg: msg, md: md}
-		it.log = a.log.With().Str("subject", msg.Subject()).Uint64("stream_seq", md.Sequence.Stream).
-			Uint64("deliveries", md.NumDelivered).Logger()
+		it := &item{msg: msg, md: md, base: &a.log}
 		in, err := events.DecodeAs[*events.Intent](msg.Data())
 		if err != nil {
 			reason := ReasonInvalid
@@ -224,7 +241,6 @@ func (a *Applier) decode(ctx context.Context, msgs []jetstream.Msg) []*item {
 		}
 		it.in, it.key = in, in.Identity.Key()
 		it.assetID = in.AssetID.String()
-		it.log = it.log.With().Str("asset_key", it.key).Str("op", string(in.Op)).Uint64("generation", in.Generation).Logger()
 		if in.Op == events.OpCreate {
 			if want := in.Identity.AssetID(a.cfg.InstallID, a.client.Info().Org.ID); want != in.AssetID {
 				a.poison(ctx, it, ReasonAssetIDMismatch, fmt.Errorf("asset id %s is not %s, the id of %s for install %q and org %s",
@@ -305,7 +321,7 @@ func (a *Applier) unlock(items []*item) {
 	parallel(kvParallel, held, func(it *item) {
 		err := a.stateKV.Purge(ctx, lockPrefix+it.key, jetstream.LastRevision(it.lockRev), jetstream.PurgeTTL(a.cfg.LockTTL))
 		if err != nil {
-			it.log.Warn().Err(err).Msg("unlock failed; the lock expires after its TTL")
+			it.logger().Warn().Err(err).Msg("unlock failed; the lock expires after its TTL")
 		}
 	})
 }
@@ -772,7 +788,7 @@ func (a *Applier) sendCreates(ctx context.Context, todo []*item, second bool) (c
 			continue
 		}
 		if name != it.in.Desired.Name {
-			it.log.Info().Str("wanted", it.in.Desired.Name).Str("name", name).Msg("name taken; suffixed")
+			it.logger().Info().Str("wanted", it.in.Desired.Name).Str("name", name).Msg("name taken; suffixed")
 		}
 		it.create.Name = name
 		send = append(send, it)
@@ -798,7 +814,7 @@ func (a *Applier) sendCreates(ctx context.Context, todo []*item, second bool) (c
 			it.host = r.Host
 		default:
 			if isNameClash(r.Err) && !second {
-				it.log.Warn().Err(r.Err).Str("reason", ReasonNameConflict).Msg("name held by another asset; retrying with a suffix")
+				it.logger().Warn().Err(r.Err).Str("reason", ReasonNameConflict).Msg("name held by another asset; retrying with a suffix")
 				a.names.add(it.create.Name, "!held")
 				it.renamed = true
 				again = append(again, it)
@@ -984,7 +1000,7 @@ func (a *Applier) writeMirror(ctx context.Context, it *item) {
 			return
 		case cur.Generation == it.in.Generation:
 			it.done, it.republish = false, true
-			it.log.Info().Msg("another applier finished this intent; its fact is published again")
+			it.logger().Info().Msg("another applier finished this intent; its fact is published again")
 			return
 		default:
 			rev = crev

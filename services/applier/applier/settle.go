@@ -39,11 +39,11 @@ func (a *Applier) ack(ctx context.Context, it *item, outcome string) {
 	actx, cancel := settleCtx(ctx)
 	defer cancel()
 	if err := it.msg.DoubleAck(actx); err != nil {
-		it.log.Error().Err(err).Msg("ack failed; the intent will be redelivered and found done")
+		it.logger().Error().Err(err).Msg("ack failed; the intent will be redelivered and found done")
 	}
 	a.m.intent(ctx, it.opName(), outcome)
 	a.m.applied(ctx, it, outcome, a.now())
-	it.log.Debug().Str("outcome", outcome).Msg("intent settled")
+	it.logger().Debug().Str("outcome", outcome).Msg("intent settled")
 }
 
 // retry hands the message back after d; waiting is never dead-lettered.
@@ -58,10 +58,10 @@ func (a *Applier) retry(ctx context.Context, it *item, d time.Duration, err erro
 		nerr = it.msg.Nak()
 	}
 	if nerr != nil {
-		it.log.Error().Err(nerr).Msg("nak failed; the intent comes back after AckWait")
+		it.logger().Error().Err(nerr).Msg("nak failed; the intent comes back after AckWait")
 	}
 	a.m.intent(ctx, it.opName(), outcome)
-	it.log.Warn().Err(err).Dur("retry_after", d).Str("outcome", outcome).Msg("intent retried later")
+	it.logger().Warn().Err(err).Dur("retry_after", d).Str("outcome", outcome).Msg("intent retried later")
 }
 
 // poison dead-letters the item with reason.
@@ -69,7 +69,7 @@ func (a *Applier) poison(ctx context.Context, it *item, reason string, err error
 	if !it.st.claim() {
 		return
 	}
-	it.log.Error().Err(err).Str("reason", reason).Msg("intent dead-lettered")
+	it.logger().Error().Err(err).Str("reason", reason).Msg("intent dead-lettered")
 	a.deadLetter(ctx, it.msg, it.md, reason, err)
 	a.m.intent(ctx, it.opName(), "dead_letter")
 }
