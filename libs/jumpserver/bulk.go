@@ -128,7 +128,7 @@ func (c *Client) PatchHosts(ctx context.Context, patches []HostPatch) []ItemResu
 
 // minSplit is the smallest batch batchSize cuts to spread items over the
 // workers: below it a request's fixed cost outweighs the parallelism.
-const minSplit = 50
+const minSplit = 25
 
 // batchSize spreads n items evenly over rounds of the workers: JumpServer
 // spends time per item, so 9,779 creates on 8 workers with batches of at

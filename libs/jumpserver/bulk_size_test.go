@@ -7,11 +7,11 @@ func TestBatchSizeSpreadsOverWorkers(t *testing.T) {
 		{9779, 1000, 8, 612},  // two even rounds, not 8×1000 + 2×890
 		{8000, 1000, 8, 1000}, // exactly one round of full batches
 		{8001, 1000, 8, 501},
-		{100, 1000, 8, 50}, // small: no batch below minSplit
-		{30, 1000, 8, 50},
+		{100, 1000, 8, 25}, // small: no batch below minSplit
+		{30, 1000, 8, 25},
 		{100, 20, 8, 20},       // the limit wins over minSplit
 		{100000, 1000, 8, 962}, // 13 even rounds
-		{1, 1000, 1, 50},
+		{1, 1000, 1, 25},
 		{0, 1000, 8, 1000},
 		{5, 0, 8, 1},
 	} {

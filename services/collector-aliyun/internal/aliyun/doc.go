@@ -1,7 +1,8 @@
 // Package aliyun is the Aliyun ECS half of collector-aliyun: a
 // collector.Source that lists the instances of one account, region by
 // region, through the official SDK (github.com/aliyun/alibaba-cloud-sdk-go),
-// and reads the account identity through STS GetCallerIdentity.
+// and reads the account identity through STS GetCallerIdentity (asked again
+// after identityTTL, 10 minutes: an AccessKey cannot change account).
 //
 // # Listing (List)
 //

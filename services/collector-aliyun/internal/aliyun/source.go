@@ -31,7 +31,23 @@ type Source struct {
 	ecs    *pool[*ecs.Client]
 	sts    *pool[*sts.Client]
 	report collector.Failures // the ListErrors of this account
+
+	ident *identityCache // a pointer: String and Format take Source by value
 }
+
+// identityCache is the account id STS answered last, and when.
+type identityCache struct {
+	mu sync.Mutex
+	id string
+	at time.Time
+}
+
+// identityTTL is how long an answer of GetCallerIdentity is reused. An
+// AccessKey belongs to one account for its whole life, so the answer cannot
+// change; asking again now and then still notices a key replaced behind a
+// _FILE. A key disabled meanwhile fails the listing itself. Reusing it
+// takes a round trip off every pass but the first.
+const identityTTL = 10 * time.Minute
 
 var _ collector.Source = (*Source)(nil)
 
@@ -54,7 +70,7 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src := &Source{cfg: s, report: collector.Failures{AccountID: s.AccountID, Secret: s.AccessKeySecret, Codes: codes,
+	src := &Source{cfg: s, ident: &identityCache{}, report: collector.Failures{AccountID: s.AccountID, Secret: s.AccessKeySecret, Codes: codes,
 		RequestTimeout: fmt.Sprintf("Timeout %s, or less when the pass deadline was nearer", s.Timeout)}}
 	src.ecs = &pool[*ecs.Client]{build: src.newECS}
 	src.sts = &pool[*sts.Client]{build: src.newSTS}
@@ -232,6 +248,13 @@ func (s *Source) Identity(ctx context.Context, region string) (string, error) {
 	if region != "" && !collector.ValidRegionID(region) {
 		return "", s.report.Failf(events.ReasonIdentityUnknown, nil, "", "invalid region %q", region)
 	}
+	s.ident.mu.Lock()
+	if s.ident.id != "" && time.Since(s.ident.at) < identityTTL {
+		id := s.ident.id
+		s.ident.mu.Unlock()
+		return id, nil
+	}
+	s.ident.mu.Unlock()
 	var id string
 	calls, ae := s.retry(ctx, "GetCallerIdentity", func() error {
 		resp, err := run(ctx, s.sts, func(c *sts.Client) (*sts.GetCallerIdentityResponse, error) {
@@ -255,6 +278,9 @@ func (s *Source) Identity(ctx context.Context, region string) (string, error) {
 		le.Calls = calls
 		return "", le
 	}
+	s.ident.mu.Lock()
+	s.ident.id, s.ident.at = id, time.Now()
+	s.ident.mu.Unlock()
 	return id, nil
 }
 

@@ -455,3 +455,27 @@ func TestNewConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The account id is asked once and reused for the next passes (an
+// AccessKey cannot change account); a failure is not remembered.
+func TestIdentityReused(t *testing.T) {
+	s := startSim(t, inventory(1, "cn-hangzhou"))
+	src := newSource(t, s, keyOK, nil)
+	for range 3 {
+		if id, err := src.Identity(t.Context(), "cn-hangzhou"); err != nil || id != keyOK.Account {
+			t.Fatalf("identity %q, %v", id, err)
+		}
+	}
+	if n := s.Counters()["GetCallerIdentity"]; n != 1 {
+		t.Fatalf("GetCallerIdentity asked %d times, want once", n)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	fresh := newSource(t, s, keyOK, nil)
+	if _, err := fresh.Identity(ctx, "cn-hangzhou"); err == nil {
+		t.Fatal("identity with a canceled context succeeded")
+	}
+	if id, err := fresh.Identity(t.Context(), "cn-hangzhou"); err != nil || id != keyOK.Account {
+		t.Fatalf("after a failure: %q, %v", id, err)
+	}
+}
