@@ -39,8 +39,10 @@ func (s *Service) issued(intents []events.Intent, now time.Time) {
 	}
 	for i := range intents {
 		in := &intents[i]
-		s.inflight[in.Identity.Key()] = inFlight{issued: now, InFlight: plan.InFlight{
-			Op: in.Op, Generation: in.Generation, Fingerprint: plan.Fingerprint(in.Op, in.AssetID, in.Desired),
-		}}
+		f := plan.InFlight{Op: in.Op, Generation: in.Generation, Fingerprint: plan.Fingerprint(in.Op, in.AssetID, in.Desired)}
+		if in.Op == events.OpCreate && in.Desired != nil {
+			f.Identity, f.Name = in.Identity, in.Desired.Name
+		}
+		s.inflight[in.Identity.Key()] = inFlight{issued: now, InFlight: f}
 	}
 }

@@ -76,6 +76,11 @@ type InFlight struct {
 	Op          events.Op
 	Generation  uint64
 	Fingerprint uint64 // Fingerprint of the op and desired state
+	// Identity and Name of a create: its name is held as a managed
+	// asset's would be, so a later cycle (another scope with the same
+	// instance name) does not rename it and queue the create again.
+	Identity asset.ID
+	Name     string
 }
 
 // Fingerprint identifies an intent's op, asset and desired state.
@@ -586,6 +591,21 @@ func (d *differ) takenNames(claims []NameClaim) map[string]asset.ID {
 		k := NameKey(e.State.Name)
 		if all || want[k] || want[strings.TrimRight(strings.TrimRight(k, "0123456789"), "-")] {
 			taken[k] = e.Identity
+		}
+	}
+	// In identity order, so that the result does not depend on the map's.
+	var queued []InFlight
+	for _, f := range d.in.InFlight {
+		if f.Op == events.OpCreate && f.Name != "" {
+			queued = append(queued, f)
+		}
+	}
+	slices.SortFunc(queued, func(a, b InFlight) int { return cmpID(a.Identity, b.Identity) })
+	for _, f := range queued {
+		if k := NameKey(f.Name); all || want[k] || want[strings.TrimRight(strings.TrimRight(k, "0123456789"), "-")] {
+			if _, held := taken[k]; !held {
+				taken[k] = f.Identity
+			}
 		}
 	}
 	return taken

@@ -68,3 +68,38 @@ func TestInFlightIntentsAreNotIssuedTwice(t *testing.T) {
 		})
 	}
 }
+
+// A scope decided later with an instance of the same name does not take
+// the name from a create still in flight (which would change its desired
+// state and queue it again): the queued create keeps it, the newcomer is
+// suffixed, as if the first were already in the mirror.
+func TestInFlightCreateKeepsItsName(t *testing.T) {
+	w := newWorld(t, testPolicy())
+	first, err := Diff(Input{Now: t0, RunID: "run-1", Trigger: "test", Policy: w.p, Mirror: w.mirror,
+		Scopes: []ScopeInput{{Scope: scopeB, Pass: pass("p1", vm(scopeB, "i-zzz", "web", "10.0.0.1"))}}})
+	if err != nil || len(first.Intents) != 1 || first.Intents[0].Desired.Name != "web" {
+		t.Fatalf("first cycle: %+v %v", first.Intents, err)
+	}
+	in := first.Intents[0]
+	inflight := map[string]InFlight{in.Identity.Key(): {Op: in.Op, Generation: in.Generation,
+		Fingerprint: Fingerprint(in.Op, in.AssetID, in.Desired), Identity: in.Identity, Name: in.Desired.Name}}
+
+	// Scope A reports an instance named "web" with a lower id: without the
+	// record it would win the plain name and the first create would be
+	// renamed and issued again.
+	both := []ScopeInput{
+		{Scope: scopeA, Pass: pass("p2", vm(scopeA, "i-aaa", "web", "10.0.0.2"))},
+		{Scope: scopeB, Pass: pass("p1", vm(scopeB, "i-zzz", "web", "10.0.0.1"))},
+	}
+	second, err := Diff(Input{Now: t0.Add(1e9), RunID: "run-2", Trigger: "test", Policy: w.p, Mirror: w.mirror, Scopes: both, InFlight: inflight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.Intents) != 1 || second.Intents[0].Identity.InstanceID != "i-aaa" || second.Intents[0].Desired.Name == "web" {
+		t.Fatalf("second cycle: %+v, want only i-aaa's create under a suffixed name", second.Intents)
+	}
+	without, err := Diff(Input{Now: t0.Add(1e9), RunID: "run-2", Trigger: "test", Policy: w.p, Mirror: w.mirror, Scopes: both})
+	if err != nil || len(without.Intents) != 2 {
+		t.Fatalf("without the record: %d intents, %v (the test must show the difference)", len(without.Intents), err)
+	}
+}
