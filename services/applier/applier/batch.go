@@ -36,14 +36,14 @@ const (
 
 // item is one intent of a batch.
 type item struct {
-	msg jetstream.Msg
-	md  *jetstream.MsgMetadata
-	in  *events.Intent
-	key string
+	msg     jetstream.Msg
+	md      *jetstream.MsgMetadata
+	in      *events.Intent
+	key     string
 	base    *zerolog.Logger // the applier's; see logger
 	logOnce sync.Once
 	log     zerolog.Logger
-	st  settled
+	st      settled
 
 	lockRev uint64
 	entry   *mirror.Entry // the mirror entry before, nil if none
