@@ -57,3 +57,31 @@ func TestPublishBatchInOrderOnceEach(t *testing.T) {
 		t.Fatalf("%d messages after the refused batch", info.State.Msgs)
 	}
 }
+
+// PublishEach makes each message as it is sent; an error from the maker
+// ends the batch there, with what was sent before stored.
+func TestPublishEachStopsAtTheMakersError(t *testing.T) {
+	js, _ := setup(t, nil)
+	subj := natsx.IntentSubject(scope)
+	boom := errors.New("cannot encode")
+	err := natsx.PublishEach(t.Context(), js, 10, func(i int) (natsx.Outgoing, error) {
+		if i == 3 {
+			return natsx.Outgoing{}, boom
+		}
+		return natsx.Outgoing{Subject: subj, Payload: []byte("{}"), MsgID: fmt.Sprintf("e-%d", i)}, nil
+	}, 2)
+	if !errors.Is(err, boom) {
+		t.Fatalf("error %v, want the maker's", err)
+	}
+	st, err := js.Stream(t.Context(), natsx.StreamIntents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 3 {
+		t.Fatalf("%d stored, want the 3 made before the error", info.State.Msgs)
+	}
+}

@@ -1011,11 +1011,21 @@ func (a *Applier) writeMirror(ctx context.Context, it *item) {
 }
 
 // publishFacts sends the items' applied facts, each validated against its
-// schema, in one pipelined batch (in item order). An item whose fact
-// cannot be built fails alone; when the batch fails, every item of it is
-// retried (the mirror holds their generation, so the retry publishes the
-// fact again, and the stored ones are dropped as duplicates).
+// schema, pipelined and in item order, factChunk at a time (encoded in
+// parallel; a whole batch's facts encoded at once held megabytes). An item
+// whose fact cannot be built fails alone; when a chunk fails, every item of
+// it is retried (the mirror holds their generation, so the retry publishes
+// the fact again, and the stored ones are dropped as duplicates).
 func (a *Applier) publishFacts(ctx context.Context, items []*item) {
+	for start := 0; start < len(items); start += factChunk {
+		a.publishFactChunk(ctx, items[start:min(len(items), start+factChunk)])
+	}
+}
+
+// factChunk is how many facts publishFacts encodes and sends at a time.
+const factChunk = 1000
+
+func (a *Applier) publishFactChunk(ctx context.Context, items []*item) {
 	msgs := make([]natsx.Outgoing, len(items))
 	errs := make([]error, len(items))
 	idx := make([]int, len(items))

@@ -456,17 +456,16 @@ func (s *Service) publish(ctx context.Context, out *plan.Output) error {
 		return err
 	}
 	// Intents in one pipelined batch: one round trip each would hold a
-	// large first cycle back by seconds.
-	batch := make([]natsx.Outgoing, 0, len(out.Intents))
-	for i := range out.Intents {
+	// large first cycle back by seconds. Each is encoded as it is sent.
+	err := natsx.PublishEach(ctx, s.js, len(out.Intents), func(i int) (natsx.Outgoing, error) {
 		in := &out.Intents[i]
 		b, err := events.Encode(in)
 		if err != nil {
-			return fmt.Errorf("publish intent: %w", err)
+			return natsx.Outgoing{}, fmt.Errorf("publish intent: %w", err)
 		}
-		batch = append(batch, natsx.Outgoing{Subject: natsx.IntentSubject(natsScope(in.Scope)), Payload: b, MsgID: in.MsgID(), Header: jsonHeader})
-	}
-	if err := natsx.PublishBatch(ctx, s.js, batch, 0); err != nil {
+		return natsx.Outgoing{Subject: natsx.IntentSubject(natsScope(in.Scope)), Payload: b, MsgID: in.MsgID(), Header: jsonHeader}, nil
+	}, 0)
+	if err != nil {
 		return err
 	}
 	for i := range out.Alerts {
