@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jmssync/jmssync/libs/natsx"
 )
@@ -28,16 +29,9 @@ func TestPublishBatchInOrderOnceEach(t *testing.T) {
 	if err := natsx.PublishBatch(t.Context(), js, msgs, 0); err != nil { // a retry after a failure
 		t.Fatal(err)
 	}
-	st, err := js.Stream(t.Context(), natsx.StreamIntents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != n {
-		t.Fatalf("%d messages stored, want %d (the repeat is deduplicated)", info.State.Msgs, n)
+	st, stored := intents(t, js)
+	if got := stored(); got != n {
+		t.Fatalf("%d messages stored, want %d (the repeat is deduplicated)", got, n)
 	}
 	for _, seq := range []uint64{1, 2, n / 2, n} {
 		m, err := st.GetMsg(t.Context(), seq)
@@ -53,8 +47,8 @@ func TestPublishBatchInOrderOnceEach(t *testing.T) {
 	if err := natsx.PublishBatch(t.Context(), js, bad, 0); !errors.Is(err, natsx.ErrNoMsgID) {
 		t.Fatalf("no msg id: %v", err)
 	}
-	if info, _ := st.Info(t.Context()); info.State.Msgs != n {
-		t.Fatalf("%d messages after the refused batch", info.State.Msgs)
+	if got := stored(); got != n {
+		t.Fatalf("%d messages after the refused batch", got)
 	}
 }
 
@@ -73,15 +67,24 @@ func TestPublishEachStopsAtTheMakersError(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v, want the maker's", err)
 	}
+	if _, stored := intents(t, js); stored() != 3 {
+		t.Fatalf("%d stored, want the 3 made before the error", stored())
+	}
+}
+
+// intents returns the INTENTS stream and a function counting its messages.
+func intents(t *testing.T, js jetstream.JetStream) (jetstream.Stream, func() uint64) {
+	t.Helper()
 	st, err := js.Stream(t.Context(), natsx.StreamIntents)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := st.Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 3 {
-		t.Fatalf("%d stored, want the 3 made before the error", info.State.Msgs)
+	return st, func() uint64 {
+		t.Helper()
+		info, err := st.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
 	}
 }
