@@ -39,43 +39,19 @@ type Account struct {
 
 // Validate names every missing piece of an account.
 func (a Account) Validate() error {
-	var errs []error
-	if a.ID == "" && a.Name == "" {
-		errs = append(errs, config.Invalid("ID", "give the account an id or a name"))
-	}
-	if a.AccessKeyID == "" {
-		errs = append(errs, config.Invalid("ACCESS_KEY_ID", "is required"))
-	}
-	if !a.AccessKeySecret.IsSet() {
-		errs = append(errs, config.Invalid("ACCESS_KEY_SECRET", "is required (or ACCESS_KEY_SECRET_FILE)"))
-	}
-	if len(a.Regions) == 0 {
-		errs = append(errs, config.Invalid("REGIONS", "list at least one region"))
-	}
+	errs := collector.AccountFields{ID: a.ID, Name: a.Name, AccessKeyID: a.AccessKeyID,
+		SecretVar: "ACCESS_KEY_SECRET", SecretSet: a.AccessKeySecret.IsSet(), Regions: a.Regions}.Problems()
 	return errors.Join(errs...)
 }
 
 // Validate checks the accounts as a whole.
 func (c Config) Validate() error {
-	if len(c.Accounts) == 0 {
-		return config.Invalid("ALIYUN_ACCOUNTS_0_ID", "configure at least one account")
+	ids := make([]string, len(c.Accounts))
+	for i, a := range c.Accounts {
+		ids[i] = a.StableID()
 	}
-	seen := map[string]bool{}
-	var errs []error
-	for _, a := range c.Accounts {
-		id := a.StableID()
-		if seen[id] {
-			errs = append(errs, config.Invalid("ALIYUN_ACCOUNTS", "account id %q is used twice", id))
-		}
-		seen[id] = true
-	}
-	return errors.Join(errs...)
+	return collector.CheckAccounts("ALIYUN_ACCOUNTS", ids)
 }
 
 // StableID is the account id, defaulting to its name.
-func (a Account) StableID() string {
-	if a.ID != "" {
-		return a.ID
-	}
-	return a.Name
-}
+func (a Account) StableID() string { return collector.StableAccountID(a.ID, a.Name) }

@@ -5,6 +5,7 @@ package huaweicollector
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jmssync/jmssync/libs/collector"
@@ -44,56 +45,24 @@ type Account struct {
 
 // Validate names every missing piece of an account.
 func (a Account) Validate() error {
-	var errs []error
-	if a.ID == "" && a.Name == "" {
-		errs = append(errs, config.Invalid("ID", "give the account an id or a name"))
-	}
-	if a.AccessKeyID == "" {
-		errs = append(errs, config.Invalid("ACCESS_KEY_ID", "is required"))
-	}
-	if !a.SecretAccessKey.IsSet() {
-		errs = append(errs, config.Invalid("SECRET_ACCESS_KEY", "is required (or SECRET_ACCESS_KEY_FILE)"))
-	}
-	if len(a.Regions) == 0 {
-		errs = append(errs, config.Invalid("REGIONS", "list at least one region"))
-	}
+	errs := collector.AccountFields{ID: a.ID, Name: a.Name, AccessKeyID: a.AccessKeyID,
+		SecretVar: "SECRET_ACCESS_KEY", SecretSet: a.SecretAccessKey.IsSet(), Regions: a.Regions}.Problems()
 	for region := range a.ProjectIDs {
-		if !contains(a.Regions, region) {
+		if !slices.Contains(a.Regions, region) {
 			errs = append(errs, config.Invalid("PROJECT_IDS", "region %q is not in REGIONS", region))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Validate checks the accounts as a whole.
 func (c Config) Validate() error {
-	if len(c.Accounts) == 0 {
-		return config.Invalid("HUAWEI_ACCOUNTS_0_ID", "configure at least one account")
+	ids := make([]string, len(c.Accounts))
+	for i, a := range c.Accounts {
+		ids[i] = a.StableID()
 	}
-	seen := map[string]bool{}
-	var errs []error
-	for _, a := range c.Accounts {
-		if seen[a.StableID()] {
-			errs = append(errs, config.Invalid("HUAWEI_ACCOUNTS", "account id %q is used twice", a.StableID()))
-		}
-		seen[a.StableID()] = true
-	}
-	return errors.Join(errs...)
+	return collector.CheckAccounts("HUAWEI_ACCOUNTS", ids)
 }
 
 // StableID is the account id, defaulting to its name.
-func (a Account) StableID() string {
-	if a.ID != "" {
-		return a.ID
-	}
-	return a.Name
-}
+func (a Account) StableID() string { return collector.StableAccountID(a.ID, a.Name) }
