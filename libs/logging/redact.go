@@ -91,10 +91,9 @@ func jsonEscape(v string) string {
 var keyValue = regexp.MustCompile(`"((?:[^"\\]|\\.)*)":("(?:[^"\\]|\\.)*"|[-0-9.eE+]+|true|false)`)
 
 type redactingWriter struct {
-	w      io.Writer
-	local  secretSet
-	keys   []string
-	keysRe *regexp.Regexp
+	w     io.Writer
+	local secretSet
+	keys  []string
 }
 
 func newRedactingWriter(w io.Writer, secrets, keys []string) *redactingWriter {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -207,20 +206,4 @@ func listeningPorts(pid int) ([]int, error) {
 		}
 	}
 	return ports, nil
-}
-
-// waitTCP waits until addr accepts connections.
-func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%s not reachable: %w", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

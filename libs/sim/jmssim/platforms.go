@@ -1,7 +1,6 @@
 package jmssim
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 )
@@ -200,14 +199,6 @@ func choice(v string) labeled {
 		l = v
 	}
 	return labeled{Value: v, Label: l}
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 func (s *Server) platformJSON(p *platform, assetsAmount int) map[string]any {

@@ -499,10 +499,10 @@ func (s *Server) templateUpdate(c *rctx, m map[string]any, t *template, e fieldE
 
 // accountSpec is one validated account to create.
 type accountSpec struct {
-	tmpl                          *template
-	name, username, secretType    string
-	secret                        string
-	privileged, active, push, upd bool
+	tmpl                       *template
+	name, username, secretType string
+	secret                     string
+	privileged, active, push   bool
 }
 
 // parseAccounts validates an accounts list. It returns a 404 model name, or

@@ -8,7 +8,6 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -428,8 +427,6 @@ type rctx struct {
 	commitErr *commitErr
 }
 
-func (c *rctx) rootOrg() bool { return c.org == nil }
-
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")
@@ -516,9 +513,4 @@ func (s *Server) fmtTime(t time.Time, r *http.Request) string {
 		loc = time.UTC
 	}
 	return t.In(loc).Format("2006/01/02 15:04:05 -0700")
-}
-
-func atoiOK(s string) (int, bool) {
-	n, err := strconv.Atoi(s)
-	return n, err == nil
 }

@@ -147,12 +147,6 @@ func (x *nameIndex) drop() {
 	x.mu.Unlock()
 }
 
-func (x *nameIndex) reset() {
-	x.mu.Lock()
-	x.sorted, x.pending, x.stale = nil, nil, 0
-	x.mu.Unlock()
-}
-
 // view returns the assets in (name, id) order. The returned slice must not
 // be modified; it stays valid after later writes.
 func (x *nameIndex) view() []idxEntry {

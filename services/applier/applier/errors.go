@@ -29,6 +29,4 @@ const (
 var (
 	// errAbandoned: a test hook simulated a crash; the batch is left unsettled.
 	errAbandoned = errors.New("applier: batch abandoned (simulated crash)")
-	// errDoneElsewhere: the mirror already holds this generation or a newer one.
-	errDoneElsewhere = errors.New("applier: mirror already at this generation or newer")
 )

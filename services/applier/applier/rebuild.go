@@ -15,20 +15,6 @@ import (
 	"github.com/jmssync/jmssync/libs/natsx"
 )
 
-// sendFact validates f (Go contract and JSON Schema) and publishes it on
-// jmssync.asset.<op>.<provider>.<account-id>.<region> with its
-// deterministic message id.
-func (a *Applier) sendFact(ctx context.Context, f *events.AppliedFact) error {
-	o, err := a.encodeFact(f)
-	if err != nil {
-		return err
-	}
-	pctx, cancel := settleCtx(ctx)
-	defer cancel()
-	_, err = natsx.Publish(pctx, a.js, o.Subject, o.Payload, o.MsgID)
-	return err
-}
-
 // encodeFact validates f and makes the message sendFact publishes.
 func (a *Applier) encodeFact(f *events.AppliedFact) (natsx.Outgoing, error) {
 	b, err := events.Encode(f)

@@ -941,20 +941,6 @@ func (c counters) String() string {
 	return fmt.Sprintf("%d writes (%d created, %d updated, %d deleted)", c.writes, c.created, c.updated, c.deleted)
 }
 
-// instance returns a copy of an instance of either cloud.
-func (w *World) instance(t testing.TB, p asset.Provider, id string) *cloudinv.Instance {
-	t.Helper()
-	inv := w.AliInv
-	if p == asset.HuaweiCloud {
-		inv = w.HWInv
-	}
-	in, ok := inv.Get(id)
-	if !ok {
-		t.Fatalf("no instance %s", id)
-	}
-	return in
-}
-
 // pickMapped returns n instances of region that have a host (running, with
 // a private address), skipping the first skip of them.
 func pickMapped(t testing.TB, inv *cloudinv.Inventory, region string, skip, n int) []*cloudinv.Instance {
