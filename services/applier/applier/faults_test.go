@@ -2,6 +2,7 @@ package applier
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -219,5 +220,33 @@ func TestPoisonAndNotOwned(t *testing.T) {
 	}
 	if e.factCount() != 1 {
 		t.Fatalf("%d facts", e.factCount())
+	}
+}
+
+// TestCapFitsCreatesOfBatchesSideBySide: with small fetch batches two of
+// them are handled at once, and still the creates are fitted to the room
+// left (safety rule 10): JumpServer never has to refuse one.
+func TestCapFitsCreatesOfBatchesSideBySide(t *testing.T) {
+	e := newEnv(t, jmssim.Options{Knobs: jmssim.Knobs{AssetCap: 30}}, func(c *Config) {
+		c.JumpServer.AssetCap = 30
+		c.FetchBatch = 3
+	})
+	if err := e.sim.Seed(jmssim.Seed{Generate: []jmssim.SeedGenerate{{Count: 20, Prefix: "hand-"}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(creates(e, 0, 16, 1), "") // room for 10
+	e.start(testHooks{})
+	waitFor(t, 10*time.Second, "the fitted creates", func() bool { return e.factCount() == 10 })
+	time.Sleep(500 * time.Millisecond)
+	if got := len(e.hosts()); got != 30 {
+		t.Fatalf("%d assets, want the cap (30)", got)
+	}
+	for _, r := range e.sim.RequestLog() {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Path, "/api/v1/assets/hosts") && r.Status >= 400 {
+			t.Fatalf("JumpServer refused a create (%d): the room was counted twice", r.Status)
+		}
+	}
+	if e.pendingIntents() != 6 || len(e.dlq()) != 0 {
+		t.Fatalf("pending %d, dead letters %d (want 6, 0)", e.pendingIntents(), len(e.dlq()))
 	}
 }
