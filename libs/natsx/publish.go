@@ -33,14 +33,6 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, payloa
 	if msgID == "" {
 		return nil, fmt.Errorf("publish %s: %w", subject, ErrNoMsgID)
 	}
-	m := nats.NewMsg(subject)
-	m.Data = payload
-	for _, h := range headers {
-		for k, vs := range h {
-			m.Header[k] = append(m.Header[k], vs...)
-		}
-	}
-
 	ctx, span := otel.Tracer(instrumentation).Start(ctx, "send "+subjectFamily(subject),
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
@@ -50,15 +42,10 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, payloa
 			semconv.MessagingMessageID(msgID),
 		))
 	defer span.End()
-	telemetry.InjectNATS(ctx, m.Header)
-	m.Header.Set(jetstream.MsgIDHeader, msgID)
-
-	if nc := js.Conn(); nc != nil {
-		if size := int64(len(payload) + headerSize(m.Header)); size > nc.MaxPayload() {
-			err := fmt.Errorf("publish %s: %w: %d bytes, server max %d", subject, ErrPayloadTooLarge, size, nc.MaxPayload())
-			span.SetStatus(codes.Error, err.Error())
-			return nil, err
-		}
+	m, err := newMsg(ctx, maxPayload(js), subject, payload, msgID, headers...)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return nil, err
 	}
 	ack, err := js.PublishMsg(ctx, m)
 	if err != nil {
@@ -78,6 +65,33 @@ func PublishJSON(ctx context.Context, js jetstream.JetStream, subject string, v 
 		return nil, fmt.Errorf("publish %s: marshal: %w", subject, err)
 	}
 	return Publish(ctx, js, subject, b, msgID, append(headers, nats.Header{HeaderContentType: {"application/json"}})...)
+}
+
+// newMsg builds the message Publish and PublishEach send: headers copied,
+// the trace context of ctx, the msg id; refused when larger than max (the
+// server's max payload; no check when max <= 0).
+func newMsg(ctx context.Context, max int64, subject string, payload []byte, msgID string, headers ...nats.Header) (*nats.Msg, error) {
+	m := nats.NewMsg(subject)
+	m.Data = payload
+	for _, h := range headers {
+		for k, vs := range h {
+			m.Header[k] = append(m.Header[k], vs...)
+		}
+	}
+	telemetry.InjectNATS(ctx, m.Header)
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	if size := int64(len(payload) + headerSize(m.Header)); max > 0 && size > max {
+		return nil, fmt.Errorf("publish %s: %w: %d bytes, server max %d", subject, ErrPayloadTooLarge, size, max)
+	}
+	return m, nil
+}
+
+// maxPayload is the server's max payload, -1 when unknown.
+func maxPayload(js jetstream.JetStream) int64 {
+	if nc := js.Conn(); nc != nil {
+		return nc.MaxPayload()
+	}
+	return -1
 }
 
 // subjectFamily is the low-cardinality part of a subject for span names:

@@ -12,8 +12,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/jmssync/jmssync/libs/telemetry"
 )
 
 // Outgoing is one message of [PublishBatch].
@@ -77,10 +75,7 @@ func PublishEach(ctx context.Context, js jetstream.JetStream, n int, next func(i
 		span.SetStatus(codes.Error, "publish failed")
 		return err
 	}
-	var max int64 = -1
-	if nc := js.Conn(); nc != nil {
-		max = nc.MaxPayload()
-	}
+	max := maxPayload(js)
 	inflight := make([]jetstream.PubAckFuture, 0, window)
 	subjects := make([]string, 0, window)
 	wait := func(n int) error {
@@ -112,17 +107,9 @@ func PublishEach(ctx context.Context, js jetstream.JetStream, n int, next func(i
 		if o.MsgID == "" {
 			return fail(fmt.Errorf("publish %s: %w", o.Subject, ErrNoMsgID))
 		}
-		m := nats.NewMsg(o.Subject)
-		m.Data = o.Payload
-		for k, vs := range o.Header {
-			m.Header[k] = append(m.Header[k], vs...)
-		}
-		telemetry.InjectNATS(ctx, m.Header)
-		m.Header.Set(jetstream.MsgIDHeader, o.MsgID)
-		if max > 0 {
-			if size := int64(len(o.Payload) + headerSize(m.Header)); size > max {
-				return fail(fmt.Errorf("publish %s: %w: %d bytes, server max %d", o.Subject, ErrPayloadTooLarge, size, max))
-			}
+		m, err := newMsg(ctx, max, o.Subject, o.Payload, o.MsgID, o.Header)
+		if err != nil {
+			return fail(err)
 		}
 		if len(inflight) == window {
 			// Free half the window at once: waiting for one ack per publish
