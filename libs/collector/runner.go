@@ -43,6 +43,12 @@ const (
 	// maxHeadroom is the room left under the server's max payload for the
 	// headers (Nats-Msg-Id, traceparent, tracestate, content-type) and subject.
 	maxHeadroom = 16 << 10
+	// DefaultChunkBytes is the chunk size when Options.ChunkBytes is 0. A
+	// chunk is held whole, encoded and decoded, by the collector, the
+	// server's caches and the reconciler: a quarter of the default max
+	// payload (about 500 instances) keeps those copies small at no cost in
+	// round trips worth measuring.
+	DefaultChunkBytes = 256 << 10
 )
 
 // Options configures a Runner. JS, Replica and Provider are required.
@@ -77,8 +83,9 @@ type Options struct {
 	// PassTimeout bounds one pass (30m when 0); a pass that runs out fails
 	// with reason timeout.
 	PassTimeout time.Duration
-	// ChunkBytes caps the encoded size of a snapshot chunk below what the
-	// server's max payload allows (derived from the server when 0).
+	// ChunkBytes caps the encoded size of a snapshot chunk
+	// (DefaultChunkBytes when 0; never above what the server's max payload
+	// allows).
 	ChunkBytes int
 	// Logger should be the service's redacting logger (logging.New).
 	Logger zerolog.Logger
@@ -538,8 +545,9 @@ func checkInstances(sc events.Scope, in []asset.Instance) ([]asset.Instance, str
 	return out, "", ""
 }
 
-// chunkBudget is the largest encoded chunk: the server's max payload less
-// room for headers and subject, or ChunkBytes if smaller.
+// chunkBudget is the largest encoded chunk: ChunkBytes (DefaultChunkBytes
+// when 0), or the server's max payload less room for headers and subject
+// if smaller.
 func (r *Runner) chunkBudget() int {
 	maxPayload := int64(1 << 20)
 	if r.conn != nil {
@@ -548,9 +556,11 @@ func (r *Runner) chunkBudget() int {
 		}
 	}
 	budget := int(maxPayload) - min(maxHeadroom, int(maxPayload)/4)
-	if r.o.ChunkBytes > 0 {
-		budget = min(budget, r.o.ChunkBytes)
+	want := r.o.ChunkBytes
+	if want == 0 {
+		want = DefaultChunkBytes
 	}
+	budget = min(budget, want)
 	return budget
 }
 
