@@ -282,11 +282,11 @@ func (a *Applier) rebuildLoop(ctx context.Context) {
 	}
 }
 
-// batchesInFlight is how many fetched batches are handled at once: one
-// writes to JumpServer while the previous one settles (mirror, facts,
-// acks), so a large cycle's later intents do not wait for the bookkeeping
-// of the earlier ones.
-const batchesInFlight = 2
+// batchesInFlight is how many fetched batches are handled at once: while
+// one settles (mirror, facts, acks) and one prepares (locks, reads), a
+// third writes to JumpServer, so a large cycle's later intents do not wait
+// for the bookkeeping of the earlier ones.
+const batchesInFlight = 3
 
 // fetchLoop fetches batches while the gate is open.
 func (a *Applier) fetchLoop(ctx context.Context) error {

@@ -22,7 +22,8 @@ type Config struct {
 	// RebuildInterval is how often the mirror is rebuilt from JumpServer.
 	RebuildInterval time.Duration `env:"APPLIER_REBUILD_INTERVAL" envDefault:"1h"`
 	// FetchBatch is how many intents one fetch takes; 0 = BatchSize ×
-	// Concurrency (every bulk request of a batch can run in parallel).
+	// Concurrency (every bulk request of a batch can run in parallel), at
+	// most maxDefaultFetch.
 	FetchBatch int `env:"APPLIER_FETCH_BATCH"`
 	// LockTTL bounds how long a crashed applier's per-asset locks block
 	// another applier.
@@ -151,5 +152,12 @@ func (c Config) fetchBatch() int {
 	if c.FetchBatch > 0 {
 		return c.FetchBatch
 	}
-	return max(1, c.JumpServer.BatchSize*c.JumpServer.Concurrency)
+	return max(1, min(c.JumpServer.BatchSize*c.JumpServer.Concurrency, maxDefaultFetch))
 }
+
+// maxDefaultFetch bounds the default fetch: an intent in a batch holds
+// its message, the mirror entry, the asset before and after and the
+// request bodies (a few KB), for as long as the batch runs. A thousand
+// per batch, batchesInFlight at a time, keeps that a few MB while every
+// JumpServer worker still has work.
+const maxDefaultFetch = 1000
