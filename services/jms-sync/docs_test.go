@@ -27,6 +27,7 @@ import (
 	"github.com/jmssync/jmssync/services/applier/applier"
 	"github.com/jmssync/jmssync/services/collector-aliyun/aliyuncollector"
 	"github.com/jmssync/jmssync/services/collector-huaweicloud/huaweicollector"
+	"github.com/jmssync/jmssync/services/jms-sync/internal/app"
 	"github.com/jmssync/jmssync/services/jms-sync/internal/legacyconfig"
 	"github.com/jmssync/jmssync/services/notifier/notifier"
 	"github.com/jmssync/jmssync/services/reconciler/reconciler"
@@ -52,6 +53,9 @@ var services = []struct {
 	{"applier", reflect.TypeFor[applier.Config]()},
 	{"notifier", reflect.TypeFor[notifier.Config]()},
 }
+
+// allInOneConfig is what the all-in-one reads for itself.
+var allInOneConfig = reflect.TypeFor[app.ProcessConfig]()
 
 const allInOne = "jms-sync"
 
@@ -113,7 +117,11 @@ func codeVariables(t *testing.T) map[string]*envVar {
 		}
 		return v
 	}
-	for _, s := range services {
+	all := append(slices.Clone(services), struct {
+		name string
+		typ  reflect.Type
+	}{allInOne, allInOneConfig})
+	for _, s := range all {
 		walkEnv(s.typ, "JMSSYNC_", func(name, def string, secret bool) {
 			v := get(name)
 			v.readBy[s.name] = true

@@ -141,6 +141,7 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 	switch cmd {
 	case "demo":
 		log := logging.New(stderr, "warn", "jms-sync")
+		app.SteerMemory(ctx, app.DefaultProcessConfig(), log)
 		res, err := app.Demo(ctx, app.DemoOptions{PerRegion: f.perRegion, Progress: cli.NewProgress(stderr, false)}, stdout, log)
 		if res != nil {
 			res.Print(stdout)
@@ -205,6 +206,7 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 		}
 		defer closer.Close()
 		log := logging.New(out, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
+		app.SteerMemory(ctx, cfgs.Process, log)
 		if err := app.Serve(ctx, env, cfgs, f.dataDir, log); err != nil {
 			return app.ExitFailed, err
 		}
@@ -224,6 +226,7 @@ func run(ctx context.Context, cmd string, args []string, stdout, stderr io.Write
 	} else {
 		log = logging.New(out, env.Vars["JMSSYNC_LOG_LEVEL"], "jms-sync", logging.WithSecrets(secrets...))
 	}
+	app.SteerMemory(ctx, cfgs.Process, log)
 	o := app.CommandOptions{Env: env.Vars, Configs: cfgs, DataDir: f.dataDir, Timeout: f.timeout,
 		Progress: cli.NewProgress(stderr, false), Log: log}
 	switch cmd {

@@ -33,6 +33,7 @@ type Configs struct {
 	Reconciler reconciler.Config
 	Applier    applier.Config
 	Notifier   *notifier.Config
+	Process    ProcessConfig
 
 	invalid map[string]bool // services whose configuration failed to load (loadConfigs)
 }
@@ -86,6 +87,11 @@ func loadConfigs(vars map[string]string) (*Configs, []error) {
 	load("applier", func(o ...config.Option) error {
 		var err error
 		c.Applier, err = config.Load[applier.Config](o...)
+		return err
+	})
+	load("jms-sync", func(o ...config.Option) error {
+		var err error
+		c.Process, err = config.Load[ProcessConfig](o...)
 		return err
 	})
 	if env.has("DINGTALK_ROBOTS_") {
