@@ -82,21 +82,15 @@ func Decode(data []byte) (Message, error) {
 	if trimmed[0] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	var head struct {
-		Schema json.RawMessage `json:"schema"`
-	}
-	if err := json.Unmarshal(trimmed, &head); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if len(head.Schema) == 0 {
-		return nil, fmt.Errorf("%w: no \"schema\" field", ErrMalformed)
-	}
-	var schema string
-	if err := json.Unmarshal(head.Schema, &schema); err != nil || bytes.Equal(head.Schema, []byte("null")) {
-		return nil, fmt.Errorf("%w: \"schema\" is not a string", ErrMalformed)
+	schema, err := schemaOf(trimmed)
+	if err != nil {
+		return nil, err
 	}
 	m := newFor(schema)
 	if m == nil {
+		if !json.Valid(trimmed) { // malformed says more than unknown
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, json.Unmarshal(trimmed, new(any)))
+		}
 		return nil, fmt.Errorf("%w: %q", ErrUnknownSchema, truncate(schema, 80))
 	}
 	if err := json.Unmarshal(trimmed, m); err != nil {
@@ -106,6 +100,40 @@ func Decode(data []byte) (Message, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// schemaOf reads the top-level "schema" field with a streaming decoder,
+// stopping there: encoders write it first, so finding it costs a few
+// bytes where unmarshalling the whole message a second time cost a third
+// of the decode of a large chunk. Malformed JSON further on is the full
+// decode's to report.
+func schemaOf(data []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // '{', checked by the caller
+		return "", fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if key != "schema" {
+			continue
+		}
+		var schema string
+		if err := json.Unmarshal(raw, &schema); err != nil || bytes.Equal(raw, []byte("null")) {
+			return "", fmt.Errorf("%w: \"schema\" is not a string", ErrMalformed)
+		}
+		return schema, nil
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return "", fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return "", fmt.Errorf("%w: no \"schema\" field", ErrMalformed)
 }
 
 // DecodeAs decodes data with Decode and checks that it is of type T (a
