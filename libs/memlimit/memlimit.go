@@ -2,13 +2,14 @@
 // (runtime/debug.SetMemoryLimit) from the live heap.
 //
 // With GOGC=100 alone the heap grows to twice the live heap before a
-// collection. In the all-in-one about half of the live heap is the embedded
-// JetStream server's block caches: pooled buffers of 4 and 8 MiB that are
-// reused, not garbage, yet GOGC gives them the same headroom. A soft limit
-// of Target while the live heap is small, and of Factor × the live heap
-// above that, keeps a 10,000-instance install well under 200 MB and still
-// grows with a large inventory, where a fixed limit would have the collector
-// run without pause once the live heap neared it.
+// collection. In the all-in-one about half of the live heap at 10,000
+// instances is the embedded JetStream server's block caches: pooled 4 and
+// 8 MiB buffers that are reused, not garbage, yet GOGC gives them the same
+// headroom as the rest. The limit here is GOGC=100's goal less Reserved
+// (the share that needs no headroom), and never below the target: a small
+// install keeps under the target, a large one gets nearly GOGC=100's headroom,
+// and no live heap ever meets a fixed limit that would have the collector
+// run without pause.
 package memlimit
 
 import (
@@ -19,14 +20,15 @@ import (
 	"time"
 )
 
-// Factor is the limit's multiple of the live heap once that exceeds
-// Target/Factor: the headroom GOGC=50 would give.
-const Factor = 1.5
+// Reserved is the part of the live heap given no headroom: about the
+// embedded server's block caches while a cycle writes and reads its
+// streams (measured with make bench and heap profiles).
+const Reserved = 64 << 20
 
-// Limit is the soft memory limit for a live heap of live bytes: target,
-// or Factor × live when that is larger.
+// Limit is the soft memory limit for a live heap of live bytes:
+// 2 × live − Reserved, and at least target.
 func Limit(target, live uint64) int64 {
-	l := max(float64(target), Factor*float64(live))
+	l := max(float64(target), 2*float64(live)-Reserved)
 	if l >= math.MaxInt64 {
 		return math.MaxInt64
 	}
@@ -48,9 +50,13 @@ func Live() uint64 {
 }
 
 // Run sets the soft limit to Limit(target, Live()) every interval until
-// ctx ends, then puts back the limit it found. The caller decides whether
-// to run it at all: an operator's GOMEMLIMIT or GOGC should win.
+// ctx ends, then puts back the limit it found; a zero target does
+// nothing. The caller decides whether to run it at all: an operator's
+// GOMEMLIMIT or GOGC should win.
 func Run(ctx context.Context, target uint64, every time.Duration) {
+	if target == 0 {
+		return
+	}
 	prev := debug.SetMemoryLimit(Limit(target, Live()))
 	defer debug.SetMemoryLimit(prev)
 	t := time.NewTicker(every)

@@ -21,9 +21,9 @@ func TestLimit(t *testing.T) {
 	}{
 		{"no collection yet", 150 * mib, 0, 150 * mib},
 		{"small heap keeps the target", 150 * mib, 40 * mib, 150 * mib},
-		{"at the crossover", 150 * mib, 100 * mib, 150 * mib},
-		{"large heap gets half again", 150 * mib, 600 * mib, 900 * mib},
-		{"zero target follows the heap", 0, 10 * mib, 15 * mib},
+		{"at the crossover", 150 * mib, 107 * mib, 150 * mib},
+		{"above it: GOGC=100's goal less the reserve", 150 * mib, 110 * mib, 156 * mib},
+		{"large heap: nearly GOGC=100", 150 * mib, 600 * mib, 1136 * mib},
 		{"huge heap does not overflow", 150 * mib, math.MaxUint64, math.MaxInt64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,14 +54,14 @@ func TestRunSetsAndRestores(t *testing.T) {
 		defer close(done)
 		memlimit.Run(ctx, 64*mib, 5*time.Millisecond)
 	}()
-	keep := make([]byte, 96*mib) // live heap above the target: 1.5 × live wins
+	keep := make([]byte, 96*mib) // live heap above the target: 2 × live − Reserved wins
 	runtime.GC()
 	want := memlimit.Limit(64*mib, memlimit.Live())
 	if want <= 64*mib {
 		t.Fatalf("test setup: live heap %d does not exceed the target", memlimit.Live())
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for debug.SetMemoryLimit(-1) < 96*mib*3/2 {
+	for debug.SetMemoryLimit(-1) < 2*96*mib-memlimit.Reserved {
 		if time.Now().After(deadline) {
 			t.Fatalf("limit %d never followed the live heap (want about %d)", debug.SetMemoryLimit(-1), want)
 		}
