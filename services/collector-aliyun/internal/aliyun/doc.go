@@ -7,7 +7,10 @@
 // # Listing (List)
 //
 //  1. DryRun probe (unless Config.SkipDryRunProbe): DescribeInstances with
-//     DryRun=true. 400 DryRunOperation → probe "ok". 403 / Forbidden.* → the
+//     DryRun=true, sent beside the first pages (its answer is weighed once
+//     the listing is in, so it adds no round trip to a pass; a denied key
+//     thus also costs the failing first page). 400 DryRunOperation → probe
+//     "ok". 403 / Forbidden.* → the
 //     pass fails with "permission": a key without list permission may get a
 //     successful empty list (before 2025-12-20, and still with
 //     resource-group scoped policies), so the probe is what tells "may not

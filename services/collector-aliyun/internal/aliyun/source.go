@@ -293,24 +293,49 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 	}
 	lst := &collector.Listing{}
 
+	// The DryRun probe runs beside the first pages: its answer matters
+	// only once the listing is in (an empty listing, or a refusal the
+	// probe names more exactly), and one call less in sequence is one
+	// cloud round trip less from a change to JumpServer.
+	probeDone := make(chan struct{})
 	probe := events.Probe{Name: events.ProbeDryRun, Outcome: events.ProbeSkipped, Detail: "disabled by configuration"}
+	var probeErr *collector.ListError
+	var probeCalls int
 	if s.cfg.DryRunProbe() {
-		var le *collector.ListError
-		probe, le = s.dryRun(ctx, region, lst)
-		lst.Probes = append(lst.Probes, probe)
-		if le != nil {
-			return lst.Failed(le)
-		}
+		go func() {
+			defer close(probeDone)
+			probe, probeCalls, probeErr = s.dryRun(ctx, region)
+		}()
 	} else {
-		lst.Probes = append(lst.Probes, probe)
+		close(probeDone)
 	}
+	le := s.listPages(ctx, region, lst)
+	<-probeDone
+	lst.Calls += probeCalls
+	lst.Probes = append(lst.Probes, probe)
+	if probeErr != nil {
+		return lst.Failed(probeErr)
+	}
+	if le != nil {
+		return lst.Failed(le)
+	}
+	if len(lst.Instances) == 0 && probe.Outcome == events.ProbeError {
+		// The probe could not tell "may not list" from "nothing there", and
+		// an empty answer is exactly what a key without permission may get.
+		return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "empty listing not verified: the DryRun probe failed (%s)", probe.Detail))
+	}
+	return lst, nil
+}
 
+// listPages lists every page of region into lst, in sequence (token
+// paging).
+func (s *Source) listPages(ctx context.Context, region string, lst *collector.Listing) *collector.ListError {
 	seen := make(map[string]bool)
 	tokens := make(map[string]bool)
 	token := ""
 	for page := 1; ; page++ {
 		if page > maxPages {
-			return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "DescribeInstances still returns a NextToken after %d pages", maxPages))
+			return s.report.Failf(events.ReasonAPIError, nil, region, "DescribeInstances still returns a NextToken after %d pages", maxPages)
 		}
 		var resp *ecs.DescribeInstancesResponse
 		calls, ae := s.retry(ctx, "DescribeInstances", func() error {
@@ -324,22 +349,22 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 		})
 		lst.Calls += calls
 		if ae != nil {
-			return lst.Failed(s.report.Fail(ae, region, fmt.Sprintf("page %d", page), calls))
+			return s.report.Fail(ae, region, fmt.Sprintf("page %d", page), calls)
 		}
 		lst.Pages++
 		for _, raw := range resp.Instances.Instance {
 			if raw.RegionId != "" && raw.RegionId != region {
-				return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "page %d: instance %q reports region %q (request id %s)",
-					page, raw.InstanceId, raw.RegionId, resp.RequestId))
+				return s.report.Failf(events.ReasonAPIError, nil, region, "page %d: instance %q reports region %q (request id %s)",
+					page, raw.InstanceId, raw.RegionId, resp.RequestId)
 			}
 			in := MapInstance(raw, s.cfg.AccountID, region)
 			if err := in.Validate(); err != nil {
-				return lst.Failed(s.report.Failf(events.ReasonAPIError, err, region, "page %d: unusable instance %q: %v (request id %s)",
-					page, raw.InstanceId, err, resp.RequestId))
+				return s.report.Failf(events.ReasonAPIError, err, region, "page %d: unusable instance %q: %v (request id %s)",
+					page, raw.InstanceId, err, resp.RequestId)
 			}
 			if seen[in.InstanceID] {
-				return lst.Failed(s.report.Failf(events.ReasonChurn, nil, region, "page %d: instance %s listed twice; the paging is inconsistent",
-					page, in.InstanceID))
+				return s.report.Failf(events.ReasonChurn, nil, region, "page %d: instance %s listed twice; the paging is inconsistent",
+					page, in.InstanceID)
 			}
 			seen[in.InstanceID] = true
 			lst.Instances = append(lst.Instances, in)
@@ -349,18 +374,13 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 			break
 		}
 		if tokens[next] {
-			return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "page %d: DescribeInstances returned a NextToken already used", page))
+			return s.report.Failf(events.ReasonAPIError, nil, region, "page %d: DescribeInstances returned a NextToken already used", page)
 		}
 		tokens[next] = true
 		token = next
 	}
 
-	if len(lst.Instances) == 0 && probe.Outcome == events.ProbeError {
-		// The probe could not tell "may not list" from "nothing there", and
-		// an empty answer is exactly what a key without permission may get.
-		return lst.Failed(s.report.Failf(events.ReasonAPIError, nil, region, "empty listing not verified: the DryRun probe failed (%s)", probe.Detail))
-	}
-	return lst, nil
+	return nil
 }
 
 // listRequest builds one DescribeInstances request (a fresh one per
@@ -391,8 +411,8 @@ func (s *Source) listRequest(ctx context.Context, region, token string, dryRun b
 //   - anything else (5xx after one retry, an unknown code) → probe error;
 //     the listing goes on, because a non-empty listing proves the permission
 //     by itself, but an empty one then fails the pass (see List).
-func (s *Source) dryRun(ctx context.Context, region string, lst *collector.Listing) (events.Probe, *collector.ListError) {
-	probe := events.Probe{Name: events.ProbeDryRun}
+func (s *Source) dryRun(ctx context.Context, region string) (probe events.Probe, calls int, le *collector.ListError) {
+	probe = events.Probe{Name: events.ProbeDryRun}
 	ignored := false
 	calls, ae := s.retry(ctx, "DescribeInstances", func() error {
 		_, err := run(ctx, s.ecs, func(c *ecs.Client) (*ecs.DescribeInstancesResponse, error) {
@@ -407,26 +427,25 @@ func (s *Source) dryRun(ctx context.Context, region string, lst *collector.Listi
 		}
 		return err
 	})
-	lst.Calls += calls
 	switch {
 	case ae == nil && ignored:
 		probe.Outcome, probe.Detail = events.ProbeUnsupported, "DescribeInstances ignored DryRun and answered a listing"
-		return probe, nil
+		return probe, calls, nil
 	case ae == nil:
 		probe.Outcome = events.ProbeOK
-		return probe, nil
+		return probe, calls, nil
 	}
-	le := s.report.Fail(ae, region, "DryRun probe", calls)
+	le = s.report.Fail(ae, region, "DryRun probe", calls)
 	switch le.Reason {
 	case events.ReasonPermission:
 		probe.Outcome, probe.Detail = events.ProbeDenied, probeDetail(ae)
-		return probe, le
+		return probe, calls, le
 	case events.ReasonAuth, events.ReasonThrottled, events.ReasonTimeout, events.ReasonCanceled:
 		probe.Outcome, probe.Detail = events.ProbeError, probeDetail(ae)
-		return probe, le
+		return probe, calls, le
 	}
 	probe.Outcome, probe.Detail = events.ProbeError, probeDetail(ae)
-	return probe, nil
+	return probe, calls, nil
 }
 
 func probeDetail(ae *APIError) string {

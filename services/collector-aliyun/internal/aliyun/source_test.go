@@ -264,7 +264,8 @@ func TestKeyWithoutListPermission(t *testing.T) {
 	// empty; only the DryRun probe tells it from an empty region.
 	l, err := newSource(t, s, keyEmpty, nil).List(t.Context(), "cn-hangzhou")
 	le := listErr(t, l, err, events.ReasonPermission)
-	if probes(le.Probes) != "dry_run=denied" || le.Calls != 1 || !strings.Contains(le.Detail, "DryRun probe") {
+	// Two calls: the probe and the first page, listed beside it.
+	if probes(le.Probes) != "dry_run=denied" || le.Calls != 2 || !strings.Contains(le.Detail, "DryRun probe") {
 		t.Errorf("ListEmpty: calls %d probes %s: %s", le.Calls, probes(le.Probes), le.Detail)
 	}
 	// With the probe off the empty listing is returned as is, the skipped
