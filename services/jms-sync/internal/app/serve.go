@@ -15,7 +15,17 @@ import (
 
 // Serve runs every configured service in this process until ctx ends, on
 // the embedded JetStream in dataDir unless JMSSYNC_NATS_URL names a server.
+// Ending ctx is a clean stop, also while the services are still starting
+// (a step that was cut short reports context.Canceled in its own words).
 func Serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string, log zerolog.Logger) error {
+	err := serve(ctx, env, cfgs, dataDir, log)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrLockLost) {
+		return nil
+	}
+	return err
+}
+
+func serve(ctx context.Context, env *Environment, cfgs *Configs, dataDir string, log zerolog.Logger) error {
 	// JMSSYNC_PPROF=true adds /debug/pprof/ to the ops endpoints.
 	pprofOn := false
 	if v := env.Vars["JMSSYNC_PPROF"]; v != "" {
