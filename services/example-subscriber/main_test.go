@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/natsx"
+	"github.com/jmssync/jmssync/libs/natsx/natstest"
 )
 
 // The NATS users of deploy/nats/nats.conf take their passwords from these
@@ -32,34 +32,10 @@ var natsPasswords = map[string]string{
 }
 
 // startDeployedNATS runs an embedded JetStream server configured by
-// deploy/nats/nats.conf (its users and permissions), on a free loopback port
-// with its store in a temporary directory.
+// deploy/nats/nats.conf (its users and permissions).
 func startDeployedNATS(t *testing.T) string {
 	t.Helper()
-	for k, v := range natsPasswords {
-		t.Setenv(k, v)
-	}
-	opts, err := server.ProcessConfigFile(filepath.Join("..", "..", "deploy", "nats", "nats.conf"))
-	if err != nil {
-		t.Fatalf("deploy/nats/nats.conf: %v", err)
-	}
-	opts.Host, opts.Port = "127.0.0.1", -1
-	opts.HTTPHost, opts.HTTPPort = "", 0
-	opts.StoreDir = t.TempDir()
-	opts.NoLog, opts.NoSigs = true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	return s.ClientURL()
+	return natstest.StartConfigFile(t, filepath.Join("..", "..", "deploy", "nats", "nats.conf"), natsPasswords)
 }
 
 // applier connects as the applier, the only publisher of facts, and declares

@@ -133,3 +133,40 @@ func Dial(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.
 	}
 	return nc, js
 }
+
+// StartConfigFile runs an embedded JetStream server configured by the NATS
+// configuration file at path (its users and permissions: the deployed
+// deploy/nats/nats.conf in permission tests), on a random loopback port
+// without monitoring, its store in t.TempDir(). env is set first with
+// t.Setenv, for the variables the file reads (passwords), so the test may
+// not run in parallel. It returns the client URL.
+func StartConfigFile(t testing.TB, path string, env map[string]string) string {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("natstest: %s: %v", path, err)
+	}
+	if len(opts.Users) == 0 {
+		t.Fatalf("natstest: %s defines no users", path)
+	}
+	opts.Host, opts.Port = "127.0.0.1", -1
+	opts.HTTPHost, opts.HTTPPort = "", 0
+	opts.StoreDir = t.TempDir()
+	opts.NoLog, opts.NoSigs = true, true
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("natstest: server from %s: %v", path, err)
+	}
+	go s.Start()
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("natstest: server not ready for connections")
+	}
+	return s.ClientURL()
+}

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -24,6 +23,7 @@ import (
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/logging"
 	"github.com/jmssync/jmssync/libs/natsx"
+	"github.com/jmssync/jmssync/libs/natsx/natstest"
 	"github.com/jmssync/jmssync/libs/sim/dingtalksim"
 	"github.com/jmssync/jmssync/services/applier/applier"
 	"github.com/jmssync/jmssync/services/collector-aliyun/aliyuncollector"
@@ -54,36 +54,13 @@ type deployedNATS struct {
 func startDeployedNATSConf(t *testing.T) *deployedNATS {
 	t.Helper()
 	d := &deployedNATS{passwords: map[string]string{}}
+	env := map[string]string{}
 	for _, u := range deployedNATSUsers {
 		pw := "e2e-" + u + "-password"
 		d.passwords[u] = pw
-		t.Setenv("NATS_"+strings.ToUpper(strings.ReplaceAll(u, "-", "_"))+"_PASSWORD", pw)
+		env["NATS_"+strings.ToUpper(strings.ReplaceAll(u, "-", "_"))+"_PASSWORD"] = pw
 	}
-	conf := filepath.Join("..", "..", "..", "..", "deploy", "nats", "nats.conf")
-	opts, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		t.Fatalf("%s: %v", conf, err)
-	}
-	opts.Host, opts.Port = "127.0.0.1", -1
-	opts.HTTPHost, opts.HTTPPort = "", 0
-	opts.StoreDir = t.TempDir()
-	opts.NoLog, opts.NoSigs = true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats server from %s: %v", conf, err)
-	}
-	go s.Start()
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	if len(opts.Users) == 0 {
-		t.Fatalf("%s defines no users", conf)
-	}
-	d.URL = s.ClientURL()
+	d.URL = natstest.StartConfigFile(t, filepath.Join("..", "..", "..", "..", "deploy", "nats", "nats.conf"), env)
 	return d
 }
 
