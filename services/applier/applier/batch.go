@@ -113,12 +113,14 @@ func (a *Applier) handle(ctx context.Context, msgs []jetstream.Msg) error {
 	if len(items) == 0 {
 		return nil
 	}
-	stop := a.heartbeat(items)
-	defer stop()
 
 	abandoned := false
 	a.lock(ctx, items)
+	// The heartbeat starts once the locks are taken and stops before they
+	// are released: it renews them (it.lockRev is its own meanwhile).
+	stop := a.heartbeat(items)
 	defer func() {
+		stop()
 		if !abandoned {
 			a.unlock(items)
 		}
@@ -186,25 +188,31 @@ func (a *Applier) handle(ctx context.Context, msgs []jetstream.Msg) error {
 	return nil
 }
 
-// heartbeat keeps the batch's messages from being redelivered while it runs.
+// heartbeat keeps the batch's messages from being redelivered (every
+// AckWait/3) and its per-asset locks from expiring (every LockTTL/3) while
+// it runs: a batch slowed by JumpServer must not lose its locks to another
+// applier halfway through its writes.
 func (a *Applier) heartbeat(items []*item) (stop func()) {
-	every := a.cfg.AckWait / 3
+	ackEvery, lockEvery := a.cfg.AckWait/3, a.cfg.LockTTL/3
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(every)
-		defer t.Stop()
+		acks, locks := time.NewTicker(ackEvery), time.NewTicker(lockEvery)
+		defer acks.Stop()
+		defer locks.Stop()
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case <-acks.C:
 				for _, it := range items {
 					if it.pending() {
 						_ = it.msg.InProgress()
 					}
 				}
+			case <-locks.C:
+				a.renewLocks(items)
 			}
 		}
 	}()
@@ -301,6 +309,34 @@ func (a *Applier) lock(ctx context.Context, items []*item) {
 		default:
 			a.fail(ctx, it, fmt.Errorf("lock %s: %w", it.key, err))
 		}
+	})
+}
+
+// renewLocks moves the Expires of every pending item's lock a LockTTL
+// ahead, by compare-and-set on the revision the batch holds. A lock that
+// cannot be renewed (taken over, or gone) is no longer the batch's: it is
+// not released at the end either, and the mirror's compare-and-set still
+// keeps an older write from overwriting a newer one.
+func (a *Applier) renewLocks(items []*item) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.LockTTL/3)
+	defer cancel()
+	var held []*item
+	for _, it := range items {
+		if it.lockRev != 0 && it.pending() {
+			held = append(held, it)
+		}
+	}
+	b, _ := json.Marshal(lockValue{Owner: a.instance, Expires: a.now().UTC().Add(a.cfg.LockTTL)})
+	parallel(kvParallel, held, func(it *item) {
+		rev, err := a.stateKV.Update(ctx, lockPrefix+it.key, b, it.lockRev)
+		if err != nil {
+			if isWrongSequence(err) {
+				it.lockRev = 0
+			}
+			it.logger().Warn().Err(err).Msg("per-asset lock not renewed")
+			return
+		}
+		it.lockRev = rev
 	})
 }
 
