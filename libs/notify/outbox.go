@@ -25,6 +25,10 @@ const (
 	DefaultThrottledWait  = time.Minute
 	DefaultConfigRetry    = time.Minute
 	DefaultTransientRetry = 2 * time.Second
+	// DefaultMaxQueued: a robot misconfigured for weeks keeps at most this
+	// many notifications (a cycle and an alert or two a day per hour of
+	// interval); merged, they go out within minutes once it is fixed.
+	DefaultMaxQueued = 500
 )
 
 // OutboxOptions configures an Outbox. Zero values take the defaults.
@@ -43,7 +47,13 @@ type OutboxOptions struct {
 	// TransientRetry is the first wait after a transport error; it doubles
 	// up to ConfigRetry.
 	TransientRetry time.Duration
-	Logger         zerolog.Logger
+	// MaxQueued bounds the queue (DefaultMaxQueued when 0). Past it the
+	// oldest message of the lowest class (run cards before alerts) is
+	// dropped, with an error log and the outcome "dropped": a channel that
+	// stays broken neither grows the store without end nor floods the room
+	// with stale cards once it is fixed.
+	MaxQueued int
+	Logger    zerolog.Logger
 }
 
 type item struct {
@@ -96,8 +106,11 @@ func NewOutbox(ch Channel, o OutboxOptions) *Outbox {
 	if o.TransientRetry <= 0 {
 		o.TransientRetry = DefaultTransientRetry
 	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = DefaultMaxQueued
+	}
 	count, _ := otel.Meter(instrumentation).Int64Counter("jmssync.notify.sends",
-		metric.WithDescription("Sends to a notification channel by outcome (sent, throttled, config_error, rejected, error)."),
+		metric.WithDescription("Sends to a notification channel by outcome (sent, throttled, config_error, rejected, error, dropped)."),
 		metric.WithUnit("{message}"))
 	return &Outbox{
 		ch: ch, o: o, lim: NewLimiter(o.Limit, o.Window), wake: make(chan struct{}, 1), count: count,
@@ -119,7 +132,6 @@ func (b *Outbox) Load(ctx context.Context) error {
 		return fmt.Errorf("load outbox of %s: %w", b.ch.Name(), err)
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for key, v := range stored {
 		var it item
 		if err := json.Unmarshal(v, &it); err != nil || it.Msg.ID == "" {
@@ -133,6 +145,9 @@ func (b *Outbox) Load(ctx context.Context) error {
 		b.insertLocked(&it)
 		b.seq = max(b.seq, it.Seq)
 	}
+	dropped := b.trimLocked()
+	b.mu.Unlock()
+	b.drop(ctx, dropped)
 	b.signal()
 	return nil
 }
@@ -163,9 +178,40 @@ func (b *Outbox) Enqueue(ctx context.Context, m Message) error {
 	if !b.ids[m.ID] {
 		b.insertLocked(it)
 	}
+	dropped := b.trimLocked()
 	b.mu.Unlock()
+	b.drop(ctx, dropped)
 	b.signal()
 	return nil
+}
+
+// drop logs, counts and unstores what trimLocked removed.
+func (b *Outbox) drop(ctx context.Context, items []*item) {
+	for _, d := range items {
+		b.log.Error().Str("id", d.Msg.ID).Str("class", string(d.Msg.Class)).Int("max_queued", b.o.MaxQueued).
+			Msg("notification queue full (the channel has not delivered for long): the oldest of the lowest class dropped")
+		b.add(ctx, "dropped", 1)
+		if b.o.Store != nil {
+			if err := b.o.Store.Delete(context.WithoutCancel(ctx), d.Msg.ID); err != nil {
+				b.log.Warn().Err(err).Str("id", d.Msg.ID).Msg("dropped notification not removed from the store")
+			}
+		}
+	}
+}
+
+// trimLocked removes and returns what exceeds MaxQueued: each time the
+// oldest message of the class that comes last (the queue is sorted by
+// class, then age).
+func (b *Outbox) trimLocked() []*item {
+	var out []*item
+	for len(b.queue) > b.o.MaxQueued {
+		last := b.queue[len(b.queue)-1].Msg.Class.rank()
+		i := slices.IndexFunc(b.queue, func(q *item) bool { return q.Msg.Class.rank() == last })
+		out = append(out, b.queue[i])
+		delete(b.ids, b.queue[i].Msg.ID)
+		b.queue = slices.Delete(b.queue, i, i+1)
+	}
+	return out
 }
 
 func (b *Outbox) insertLocked(it *item) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -233,5 +234,74 @@ func TestLimiter(t *testing.T) {
 	l.Block(t0.Add(5 * time.Minute))
 	if l.Available(t0.Add(2*time.Minute)) != 0 || l.Wait(t0.Add(2*time.Minute)) != 3*time.Minute {
 		t.Fatal("block ignored")
+	}
+}
+
+// TestQueueBounded: a channel that stays misconfigured keeps at most
+// MaxQueued messages, in memory and in the store; the oldest run cards go
+// first, alerts last; a new process loading an oversized store trims it
+// the same way; once fixed, what is left is delivered.
+func TestQueueBounded(t *testing.T) {
+	clock := notifytest.NewClock(time.Unix(1700000000, 0))
+	ch := &fakeChannel{clock: clock, max: 1 << 20}
+	ch.setFail(func(notify.Message) error { return fmt.Errorf("bad token: %w", notify.ErrConfig) })
+	store := &notify.MemStore{}
+	b := notify.NewOutbox(ch, notify.OutboxOptions{Clock: clock, Store: store, MaxQueued: 4})
+	stored := func(s *notify.MemStore) string {
+		k := s.Keys("")
+		slices.Sort(k)
+		return strings.Join(k, ",")
+	}
+	enqueue := func(b *notify.Outbox, class notify.Class, id string) {
+		t.Helper()
+		if err := b.Enqueue(t.Context(), msg(class, id, 5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		enqueue(b, notify.ClassRun, fmt.Sprintf("r%d", i))
+	}
+	enqueue(b, notify.ClassAlert, "a0") // drops r0
+	enqueue(b, notify.ClassRun, "r4")   // drops r1
+	enqueue(b, notify.ClassAlert, "a1") // drops r2
+	if got, want := stored(store), "a0,a1,r3,r4"; b.Pending() != 4 || got != want {
+		t.Fatalf("pending %d, stored %s; want 4 and %s", b.Pending(), got, want)
+	}
+	for i := 2; i < 6; i++ {
+		enqueue(b, notify.ClassAlert, fmt.Sprintf("a%d", i)) // run cards first, then the oldest alerts
+	}
+	if got, want := stored(store), "a2,a3,a4,a5"; got != want {
+		t.Fatalf("stored %s, want %s", got, want)
+	}
+
+	// A store left larger than the bound (an older version, a lower bound).
+	big := &notify.MemStore{}
+	first := notify.NewOutbox(ch, notify.OutboxOptions{Clock: clock, Store: big, MaxQueued: 10})
+	for i := range 6 {
+		enqueue(first, notify.ClassRun, fmt.Sprintf("r%d", i))
+	}
+	ch.setFail(nil)
+	b2 := notify.NewOutbox(ch, notify.OutboxOptions{Clock: clock, Store: big, MaxQueued: 3})
+	if err := b2.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stored(big), "r3,r4,r5"; b2.Pending() != 3 || got != want {
+		t.Fatalf("loaded %d, stored %s; want 3 and %s", b2.Pending(), got, want)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = b2.Run(ctx) }()
+	drive(t, clock, func() bool { return len(big.Keys("")) == 0 })
+	var text strings.Builder
+	for _, s := range ch.sent() { // one message each or merged: the text tells
+		text.WriteString(s.msg.Markdown + "\n")
+	}
+	for _, id := range []string{"r3", "r4", "r5"} {
+		if !strings.Contains(text.String(), id) {
+			t.Fatalf("%s not delivered: %q", id, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "r0") {
+		t.Fatalf("a dropped card was delivered: %q", text.String())
 	}
 }
