@@ -91,9 +91,16 @@ func start(t testing.TB, opts []Option) (*server.Server, config) {
 			c.opts.Users = append(c.opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: p})
 		}
 	}
-	s, err := server.NewServer(&c.opts)
+	return run(t, &c.opts, "new server"), c
+}
+
+// run starts a server with opts, shut down by t.Cleanup, and waits until
+// it takes connections.
+func run(t testing.TB, opts *server.Options, what string) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
 	if err != nil {
-		t.Fatalf("natstest: new server: %v", err)
+		t.Fatalf("natstest: %s: %v", what, err)
 	}
 	go s.Start()
 	t.Cleanup(func() {
@@ -103,7 +110,7 @@ func start(t testing.TB, opts []Option) (*server.Server, config) {
 	if !s.ReadyForConnections(10 * time.Second) {
 		t.Fatal("natstest: server not ready for connections")
 	}
-	return s, c
+	return s
 }
 
 // Connect starts a server (see [Start]) and returns a client connection and
@@ -156,17 +163,5 @@ func StartConfigFile(t testing.TB, path string, env map[string]string) string {
 	opts.HTTPHost, opts.HTTPPort = "", 0
 	opts.StoreDir = t.TempDir()
 	opts.NoLog, opts.NoSigs = true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("natstest: server from %s: %v", path, err)
-	}
-	go s.Start()
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("natstest: server not ready for connections")
-	}
-	return s.ClientURL()
+	return run(t, opts, "server from "+path).ClientURL()
 }
