@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -28,6 +29,9 @@ func TestDecodeMalformed(t *testing.T) {
 		{"schema null", `{"schema":null}`, events.ErrMalformed, `"schema" is not a string`},
 		{"schema number", `{"schema":1}`, events.ErrMalformed, `"schema" is not a string`},
 		{"unknown family", `{"schema":"jmssync.nope/v1"}`, events.ErrUnknownSchema, "jmssync.nope/v1"},
+		{"unknown family, malformed after", `{"schema":"jmssync.nope/v1","kind":`, events.ErrMalformed, "unexpected end"},
+		{"malformed before the schema", `{"kind":pass,"schema":"jmssync.alert/v1"}`, events.ErrMalformed, "invalid character"},
+		{"schema not first, wrong type", `{"kind":"x","schema":7}`, events.ErrMalformed, `"schema" is not a string`},
 		{"future version", `{"schema":"jmssync.intent/v2"}`, events.ErrUnknownSchema, "jmssync.intent/v2"},
 		{"empty schema", `{"schema":""}`, events.ErrUnknownSchema, `""`},
 		{"wrong field type", `{"schema":"jmssync.snapshot.chunk/v1","index":"zero"}`, events.ErrMalformed, "index"},
@@ -81,6 +85,29 @@ func TestDecodeTypes(t *testing.T) {
 		}
 		if !ok {
 			t.Fatalf("Decode of a %s gave %T", m.SchemaID(), got)
+		}
+	}
+}
+
+// The schema field is found wherever it stands, not only first (as our
+// encoders write it).
+func TestDecodeSchemaNotFirst(t *testing.T) {
+	for _, m := range realMessages(t) {
+		data, err := events.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(data, &fields); err != nil {
+			t.Fatal(err)
+		}
+		schema := fields["schema"]
+		delete(fields, "schema")
+		moved, _ := json.Marshal(fields) // keys sorted: "schema" goes last
+		moved = append(moved[:len(moved)-1], []byte(`,"schema":`+string(schema)+`}`)...)
+		got, err := events.Decode(moved)
+		if err != nil || got.SchemaID() != m.SchemaID() {
+			t.Fatalf("%s with schema last: %v, %v", m.SchemaID(), got, err)
 		}
 	}
 }
