@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/jumpserver"
 )
 
@@ -19,20 +20,6 @@ const (
 	// two assets for one instance; `jms-sync adopt` takes that one over.
 	ReasonAdoptFirst = "adopt_first"
 )
-
-// legacyInstanceID reads "instance_id: <id>" from a comment with the Python
-// jms-sync's rule (the text after the first marker on the first line that
-// has one, trimmed). It mirrors reconciler.LegacyInstanceID, which this
-// module does not import.
-func legacyInstanceID(comment string) (string, bool) {
-	for line := range strings.Lines(comment) {
-		if _, after, ok := strings.Cut(line, "instance_id:"); ok {
-			id := strings.TrimSpace(after)
-			return id, id != ""
-		}
-	}
-	return "", false
-}
 
 // adoptRefused re-checks an adopt intent against the asset as JumpServer
 // returned it, as updates re-check the ownership label: the asset must be
@@ -56,27 +43,31 @@ func (a *Applier) adoptRefused(ctx context.Context, it *item) bool {
 	if a.owned(h) {
 		return false
 	}
-	if id, ok := legacyInstanceID(h.Comment); !ok || id != it.in.Identity.InstanceID {
+	if !isLegacyOf(h, it.in.Identity.InstanceID) {
 		a.poison(ctx, it, ReasonNotAdoptable, fmt.Errorf("asset %s: its comment does not name instance %s the Python jms-sync way", it.assetID, it.in.Identity.InstanceID))
 		return true
 	}
 	return false
 }
 
-// legacyTwin dead-letters a create whose wanted name is held by the asset
-// the Python jms-sync made for the same instance (it returns true then):
-// that asset is to be adopted, not doubled with a suffixed name. It costs
-// one GET, only when the wanted name is taken.
+// legacyTwin settles a create whose wanted name is held by the asset the
+// Python jms-sync made for the same instance (it returns true then): that
+// asset is to be adopted, not doubled with a suffixed name, so the intent
+// is dead-lettered. It costs one GET, only when the wanted name is taken;
+// when that GET fails the intent is retried rather than created with a
+// suffix, which could be exactly the duplicate this check is here for.
 func (a *Applier) legacyTwin(ctx context.Context, it *item) bool {
-	a.names.mu.Lock()
-	holder := a.names.names[foldName(it.in.Desired.Name)]
-	a.names.mu.Unlock()
+	holder := a.names.holder(it.in.Desired.Name)
 	if holder == "" || strings.EqualFold(holder, it.assetID) || strings.HasPrefix(holder, "!") {
 		return false
 	}
 	h, err := a.client.GetHost(ctx, holder)
-	if err != nil || !isLegacyOf(h, it.in.Identity.InstanceID) || h.HasLabel(LabelPrefix, a.cfg.InstallID) {
-		return false // not a host, gone, or not the Python asset of this instance: suffix as for any clash
+	if err != nil && jumpserver.KindOf(err) != jumpserver.KindNotFound {
+		a.retry(ctx, it, backoff(it.md.NumDelivered), fmt.Errorf("read asset %s holding the name %q: %w", holder, it.in.Desired.Name, err), "retry")
+		return true
+	}
+	if err != nil || !isLegacyOf(h, it.in.Identity.InstanceID) || a.owned(h) {
+		return false // gone, or not the Python asset of this instance: suffix as for any clash
 	}
 	a.poison(ctx, it, ReasonAdoptFirst, fmt.Errorf("asset %s %q was made by the Python jms-sync for instance %s: take it over with `jms-sync adopt` (no second asset is created)",
 		h.ID, h.Name, it.in.Identity.InstanceID))
@@ -84,6 +75,6 @@ func (a *Applier) legacyTwin(ctx context.Context, it *item) bool {
 }
 
 func isLegacyOf(h *jumpserver.Host, instanceID string) bool {
-	id, ok := legacyInstanceID(h.Comment)
+	id, ok := asset.LegacyInstanceID(h.Comment)
 	return ok && id == instanceID
 }

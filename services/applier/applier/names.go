@@ -38,6 +38,14 @@ func (x *nameIndex) add(name, id string) {
 	x.mu.Unlock()
 }
 
+// holder is the asset id that holds name ("" when free; ids starting with
+// "!" are names held by something that is not an asset jms-sync can read).
+func (x *nameIndex) holder(name string) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.names[foldName(name)]
+}
+
 func (x *nameIndex) remove(name, id string) {
 	x.mu.Lock()
 	if x.names[foldName(name)] == strings.ToLower(id) {

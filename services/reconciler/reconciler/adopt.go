@@ -42,10 +42,6 @@ const (
 	AdoptBadAssetID = plan.AdoptBadAssetID
 )
 
-// LegacyInstanceID reads the instance id the Python jms-sync wrote into an
-// asset comment ("instance_id: <id>" on some line).
-func LegacyInstanceID(comment string) (string, bool) { return plan.LegacyInstanceID(comment) }
-
 // AdoptRequest is `adopt`: the candidates the CLI read from JumpServer
 // (GETs only; the reconciler never calls JumpServer).
 type AdoptRequest struct {

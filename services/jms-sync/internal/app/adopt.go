@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/jumpserver"
 	"github.com/jmssync/jmssync/services/applier/applier"
@@ -123,7 +124,7 @@ func legacyCandidates(ctx context.Context, cfgs *Configs, log zerolog.Logger) ([
 		for i := range hs {
 			n++
 			h := &hs[i]
-			id, ok := reconciler.LegacyInstanceID(h.Comment)
+			id, ok := asset.LegacyInstanceID(h.Comment)
 			if !ok {
 				continue
 			}

@@ -95,7 +95,7 @@ func text(r interface{ Print(io.Writer) }) string {
 func byInstance(hosts map[string]jmssim.AssetState) map[string]jmssim.AssetState {
 	out := map[string]jmssim.AssetState{}
 	for _, h := range hosts {
-		if id, ok := reconciler.LegacyInstanceID(h.Comment); ok {
+		if id, ok := asset.LegacyInstanceID(h.Comment); ok {
 			out[id] = h
 		}
 	}

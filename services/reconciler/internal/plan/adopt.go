@@ -15,24 +15,6 @@ import (
 	"github.com/jmssync/jmssync/libs/mirror"
 )
 
-// LegacyMarker is what the Python jms-sync wrote into an asset's comment
-// before the instance id.
-const LegacyMarker = "instance_id:"
-
-// LegacyInstanceID reads the instance id the Python jms-sync stored in an
-// asset comment, with its rule: the text after the first "instance_id:" on
-// the first line that has one, trimmed. Comment (ours) never contains the
-// marker, so an asset jms-sync made is never taken for a Python one.
-func LegacyInstanceID(comment string) (string, bool) {
-	for line := range strings.Lines(comment) {
-		if _, after, ok := strings.Cut(line, LegacyMarker); ok {
-			id := strings.TrimSpace(after)
-			return id, id != ""
-		}
-	}
-	return "", false
-}
-
 // Reasons an adoption candidate is left alone.
 const (
 	AdoptNotSeen     = "not_seen"         // no usable pass of a configured scope lists the instance
