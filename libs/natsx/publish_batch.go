@@ -75,7 +75,7 @@ func PublishEach(ctx context.Context, js jetstream.JetStream, n int, next func(i
 		span.SetStatus(codes.Error, "publish failed")
 		return err
 	}
-	max := maxPayload(js)
+	limit := maxPayload(js)
 	inflight := make([]jetstream.PubAckFuture, 0, window)
 	subjects := make([]string, 0, window)
 	wait := func(n int) error {
@@ -107,14 +107,14 @@ func PublishEach(ctx context.Context, js jetstream.JetStream, n int, next func(i
 		if o.MsgID == "" {
 			return fail(fmt.Errorf("publish %s: %w", o.Subject, ErrNoMsgID))
 		}
-		m, err := newMsg(ctx, max, o.Subject, o.Payload, o.MsgID, o.Header)
+		m, err := newMsg(ctx, limit, o.Subject, o.Payload, o.MsgID, o.Header)
 		if err != nil {
 			return fail(err)
 		}
 		if len(inflight) == window {
 			// Free half the window at once: waiting for one ack per publish
 			// would make the loop as slow as synchronous publishing.
-			if err := wait(window / 2); err != nil {
+			if err := wait(max(window/2, 1)); err != nil { // at least one, for a window of 1
 				return fail(err)
 			}
 		}
