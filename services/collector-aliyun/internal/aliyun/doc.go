@@ -8,8 +8,8 @@
 //
 //  1. DryRun probe (unless Config.SkipDryRunProbe): DescribeInstances with
 //     DryRun=true, sent beside the first pages (its answer is weighed once
-//     the listing is in, so it adds no round trip to a pass; a denied key
-//     thus also costs the failing first page). 400 DryRunOperation → probe
+//     the listing is in, so it adds no round trip to a pass; a probe that
+//     fails the pass stops the listing, which has then spent a page or so). 400 DryRunOperation → probe
 //     "ok". 403 / Forbidden.* → the
 //     pass fails with "permission": a key without list permission may get a
 //     successful empty list (before 2025-12-20, and still with

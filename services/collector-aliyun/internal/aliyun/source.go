@@ -297,6 +297,9 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 	// only once the listing is in (an empty listing, or a refusal the
 	// probe names more exactly), and one call less in sequence is one
 	// cloud round trip less from a change to JumpServer.
+	// A failed probe fails the pass: the listing beside it stops then.
+	listCtx, stopListing := context.WithCancel(ctx)
+	defer stopListing()
 	probeDone := make(chan struct{})
 	probe := events.Probe{Name: events.ProbeDryRun, Outcome: events.ProbeSkipped, Detail: "disabled by configuration"}
 	var probeErr *collector.ListError
@@ -305,11 +308,14 @@ func (s *Source) List(ctx context.Context, region string) (*collector.Listing, e
 		go func() {
 			defer close(probeDone)
 			probe, probeCalls, probeErr = s.dryRun(ctx, region)
+			if probeErr != nil {
+				stopListing()
+			}
 		}()
 	} else {
 		close(probeDone)
 	}
-	le := s.listPages(ctx, region, lst)
+	le := s.listPages(listCtx, region, lst)
 	<-probeDone
 	lst.Calls += probeCalls
 	lst.Probes = append(lst.Probes, probe)
