@@ -58,7 +58,7 @@ type Config struct {
 	Filter   string
 	// Since, when positive, makes a new consumer start at now - Since
 	// instead of the oldest fact kept. It has no effect on an existing
-	// consumer, which continues where it stopped.
+	// consumer, which continues where it stopped (the flag may stay set).
 	Since time.Duration
 }
 
@@ -214,8 +214,15 @@ func Run(ctx context.Context, cfg Config, out, errOut io.Writer) error {
 		start := time.Now().Add(-cfg.Since)
 		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
-	// Created on the first start, found again afterwards. The read-only
-	// subscriber user may create and use consumers on ASSETS only.
+	// Created on the first start, found again afterwards; its start point
+	// is its own from then on (the server refuses to change a durable's
+	// deliver policy or start time), the filter follows the flag. The
+	// read-only subscriber user may create and use consumers on ASSETS only.
+	if old, err := js.Consumer(ctx, Stream, cfg.Durable); err == nil {
+		cc.DeliverPolicy, cc.OptStartTime = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartTime
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("consumer %s on %s: %w", cfg.Durable, Stream, err)
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, Stream, cc)
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", cfg.Durable, Stream, err)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/events"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/natsx/natstest"
 )
@@ -98,44 +97,36 @@ func publishFact(t *testing.T, js jetstream.JetStream, op events.AppliedOp, gen 
 	return f
 }
 
-// syncBuffer is a bytes.Buffer safe for the handler's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() == 0 {
-		return nil
+// lines splits what a buffer received into lines.
+func lines(b *logtest.Buffer) []string {
+	if s := strings.TrimRight(b.String(), "\n"); s != "" {
+		return strings.Split(s, "\n")
 	}
-	return strings.Split(strings.TrimRight(s.b.String(), "\n"), "\n")
+	return nil
 }
 
 // follow runs the subscriber as the read-only subscriber user until want
 // lines were printed (or fails after 10s), then stops it.
 func follow(t *testing.T, url string, want int) []string {
 	t.Helper()
-	var out, errOut syncBuffer
+	return followSince(t, url, want, 0)
+}
+
+// followSince is follow with the -since flag.
+func followSince(t *testing.T, url string, want int, since time.Duration) []string {
+	t.Helper()
+	var out, errOut logtest.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	cfg := Config{URL: url, User: "subscriber", Password: natsPasswords["NATS_SUBSCRIBER_PASSWORD"],
-		Durable: "cmdb", Filter: "jmssync.asset.>"}
+		Durable: "cmdb", Filter: "jmssync.asset.>", Since: since}
 	go func() { done <- Run(ctx, cfg, &out, &errOut) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(out.lines()) < want && time.Now().Before(deadline) {
+	for len(lines(&out)) < want && time.Now().Before(deadline) {
 		select {
 		case err := <-done:
 			cancel()
-			t.Fatalf("subscriber stopped: %v (stderr %q)", err, errOut.lines())
+			t.Fatalf("subscriber stopped: %v (stderr %q)", err, lines(&errOut))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -144,10 +135,10 @@ func follow(t *testing.T, url string, want int) []string {
 	if err := <-done; err != nil {
 		t.Fatalf("subscriber: %v", err)
 	}
-	if e := errOut.lines(); len(e) > 0 {
+	if e := lines(&errOut); len(e) > 0 {
 		t.Errorf("stderr: %q", e)
 	}
-	return out.lines()
+	return lines(&out)
 }
 
 func TestSubscriberPrintsOneLinePerChange(t *testing.T) {
@@ -183,6 +174,25 @@ func TestSubscriberPrintsOneLinePerChange(t *testing.T) {
 	got = follow(t, url, 1)
 	if len(got) != 1 || !strings.HasPrefix(got[0], "deactivated aliyun/生产/cn-hangzhou  i-bp1web01") || !strings.Contains(got[0], "(active true -> false)") {
 		t.Fatalf("after restart: %q", got)
+	}
+}
+
+// A durable made with -since starts again with the flag still set (the
+// server refuses to change a durable's start time): it goes on after its
+// last ack.
+func TestSubscriberRestartsWithSince(t *testing.T) {
+	url := startDeployedNATS(t)
+	js := applier(t, url)
+	web := &events.AssetState{Name: "web-01", Address: "10.0.0.5", Platform: "Linux", IsActive: true}
+	publishFact(t, js, events.Created, 1, "i-bp1web01", "生产", nil, web)
+	if got := followSince(t, url, 1, time.Hour); len(got) != 1 || !strings.HasPrefix(got[0], "created ") {
+		t.Fatalf("first start: %q", got)
+	}
+	moved := *web
+	moved.Address = "10.0.0.6"
+	publishFact(t, js, events.Updated, 2, "i-bp1web01", "生产", web, &moved)
+	if got := followSince(t, url, 1, time.Hour); len(got) != 1 || !strings.HasPrefix(got[0], "updated ") {
+		t.Fatalf("second start with -since: %q", got)
 	}
 }
 
