@@ -119,3 +119,14 @@ func AssetID(install, org string, provider Provider, instanceID string) uuid.UUI
 func (id ID) AssetID(install, org string) uuid.UUID {
 	return AssetID(install, org, id.Provider, id.InstanceID)
 }
+
+// StableAccountID is a cloud account's id as scopes and asset ids carry
+// it: the configured id, or the name when there is none, trimmed. The
+// collectors and the reconciler read the same account variables and must
+// arrive at the same id, so both call this.
+func StableAccountID(id, name string) string {
+	if id = strings.TrimSpace(id); id != "" {
+		return id
+	}
+	return strings.TrimSpace(name)
+}

@@ -3,6 +3,7 @@ package collector
 import (
 	"errors"
 
+	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/config"
 )
 
@@ -15,18 +16,10 @@ type AccountFields struct {
 	Regions               []string
 }
 
-// StableAccountID is an account's id, defaulting to its name.
-func StableAccountID(id, name string) string {
-	if id != "" {
-		return id
-	}
-	return name
-}
-
 // Problems names every missing piece of an account.
 func (a AccountFields) Problems() []error {
 	var errs []error
-	if a.ID == "" && a.Name == "" {
+	if asset.StableAccountID(a.ID, a.Name) == "" {
 		errs = append(errs, config.Invalid("ID", "give the account an id or a name"))
 	}
 	if a.AccessKeyID == "" {

@@ -3,6 +3,8 @@ package collector
 import (
 	"strings"
 	"testing"
+
+	"github.com/jmssync/jmssync/libs/asset"
 )
 
 func TestAccountChecks(t *testing.T) {
@@ -21,7 +23,7 @@ func TestAccountChecks(t *testing.T) {
 	if p := ok.Problems(); len(p) != 0 {
 		t.Fatalf("complete account: %v", p)
 	}
-	if StableAccountID("", "name") != "name" || StableAccountID("id", "name") != "id" {
+	if asset.StableAccountID("", "name") != "name" || asset.StableAccountID("id", "name") != "id" || asset.StableAccountID(" id ", "name") != "id" || asset.StableAccountID("  ", " name") != "name" {
 		t.Fatal("stable id")
 	}
 	if err := CheckAccounts("HUAWEI_ACCOUNTS", nil); err == nil || !strings.Contains(err.Error(), "HUAWEI_ACCOUNTS_0_ID") {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jmssync/jmssync/libs/asset"
 	"github.com/jmssync/jmssync/libs/collector"
 	"github.com/jmssync/jmssync/libs/config"
 )
@@ -65,4 +66,4 @@ func (c Config) Validate() error {
 }
 
 // StableID is the account id, defaulting to its name.
-func (a Account) StableID() string { return collector.StableAccountID(a.ID, a.Name) }
+func (a Account) StableID() string { return asset.StableAccountID(a.ID, a.Name) }

@@ -87,12 +87,7 @@ type CloudAccount struct {
 }
 
 // StableID is the account id, defaulting to its name.
-func (a CloudAccount) StableID() string {
-	if id := strings.TrimSpace(a.ID); id != "" {
-		return id
-	}
-	return strings.TrimSpace(a.Name)
-}
+func (a CloudAccount) StableID() string { return asset.StableAccountID(a.ID, a.Name) }
 
 // Validate names the missing pieces of one account.
 func (a CloudAccount) Validate() error {
