@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,19 @@ func TestProcessConfigDefaults(t *testing.T) {
 	_, err := LoadConfigs(map[string]string{"JMSSYNC_MEMORY_TARGET_MIB": "-1"})
 	if err == nil || !strings.Contains(err.Error(), "JMSSYNC_MEMORY_TARGET_MIB: must not be negative") {
 		t.Fatalf("a negative JMSSYNC_MEMORY_TARGET_MIB: error %v", err)
+	}
+}
+
+// The external NATS server's password is among the values every log line
+// is masked for, like the services' own secrets.
+func TestNATSPasswordIsMasked(t *testing.T) {
+	const pw = "nats-pw-9f3e1c"
+	c, _ := loadConfigs(map[string]string{"JMSSYNC_NATS_URL": "nats://127.0.0.1:4222",
+		"JMSSYNC_NATS_USER": "jms-sync", "JMSSYNC_NATS_PASSWORD": pw})
+	if !slices.Contains(c.SecretValues(), pw) {
+		t.Fatal("JMSSYNC_NATS_PASSWORD is not among the masked values")
+	}
+	if c.NATS.URL != "nats://127.0.0.1:4222" || c.NATS.User != "jms-sync" {
+		t.Fatalf("NATS config %+v", c.NATS)
 	}
 }

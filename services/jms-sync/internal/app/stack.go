@@ -34,6 +34,10 @@ type Configs struct {
 	Applier    applier.Config
 	Notifier   *notifier.Config
 	Process    ProcessConfig
+	// NATS is the external server's connection (zero: the embedded one),
+	// loaded here so that a bad JMSSYNC_NATS_* fails at start with the
+	// rest and its password or token is masked in every log.
+	NATS natsx.Config
 
 	invalid map[string]bool // services whose configuration failed to load (loadConfigs)
 }
@@ -94,6 +98,11 @@ func loadConfigs(vars map[string]string) (*Configs, []error) {
 		c.Process, err = config.Load[ProcessConfig](o...)
 		return err
 	})
+	if nc, err := natsConfig(vars); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.NATS = nc
+	}
 	if env.has("DINGTALK_ROBOTS_") {
 		load("notifier", func(o ...config.Option) error {
 			cfg, err := config.Load[notifier.Config](o...)
@@ -109,7 +118,7 @@ func loadConfigs(vars map[string]string) (*Configs, []error) {
 // SecretValues of every configuration, for the log redactor.
 func (c *Configs) SecretValues() []string {
 	var out []string
-	for _, v := range []any{c.Aliyun, c.Huawei, &c.Reconciler, &c.Applier, c.Notifier} {
+	for _, v := range []any{c.Aliyun, c.Huawei, &c.Reconciler, &c.Applier, c.Notifier, &c.NATS} {
 		out = append(out, config.SecretValues(v)...)
 	}
 	return out
