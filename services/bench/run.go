@@ -434,11 +434,14 @@ func redactEnv(env []string) map[string]string {
 	out := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "JMSSYNC_") {
+		// The Go runtime's memory knobs change what is measured: kept.
+		if !strings.HasPrefix(k, "JMSSYNC_") && k != "GOGC" && k != "GOMEMLIMIT" {
 			continue
 		}
-		if strings.Contains(k, "SECRET") || strings.Contains(k, "WEBHOOK") {
-			v = "(redacted)"
+		for _, s := range []string{"SECRET", "WEBHOOK", "PASSWORD", "TOKEN"} {
+			if strings.Contains(k, s) {
+				v = "(redacted)"
+			}
 		}
 		out[k] = v
 	}
@@ -701,7 +704,12 @@ func gitCommit(root string) (string, bool) {
 func saveProfile(ctx context.Context, logf func(string, ...any), httpAddr, what, file string) {
 	url := "http://" + httpAddr + "/debug/pprof/" + what
 	for range 50 {
-		resp, err := http.Get(url)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			logf("profile %s: %v", file, err)
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			body, rerr := io.ReadAll(resp.Body)
 			resp.Body.Close()
