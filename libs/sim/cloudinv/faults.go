@@ -119,9 +119,7 @@ func (inv *Inventory) AfterList(region string, page int) {
 			inv.removeLocked(inv.byRegion[region][0].ID)
 		}
 		if c.Create {
-			in := inv.generate(region, len(inv.byRegion[region]), Spec{WindowsPercent: 20, StoppedPercent: 1})
-			in.State = Running
-			inv.addLocked(in)
+			inv.addLocked(inv.launchLocked(region))
 		}
 	}
 }

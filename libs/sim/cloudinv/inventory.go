@@ -249,14 +249,21 @@ func (inv *Inventory) Add(region, name string) *Instance {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.addRegionLocked(region)
-	in := inv.generate(region, len(inv.byRegion[region]), Spec{WindowsPercent: 20, StoppedPercent: 1, Now: time.Now().UTC()})
-	in.State = Running
-	in.CreatedAt = time.Now().UTC().Truncate(time.Second) // just launched
+	in := inv.launchLocked(region)
 	if name != "" {
 		in.Name, in.HostName = name, hostname(name)
 	}
 	inv.addLocked(in)
 	return in.clone()
+}
+
+// launchLocked generates a new, running instance of region, created now
+// (Add, and the churn fault's creations).
+func (inv *Inventory) launchLocked(region string) *Instance {
+	in := inv.generate(region, len(inv.byRegion[region]), Spec{WindowsPercent: 20, StoppedPercent: 1})
+	in.State = Running
+	in.CreatedAt = time.Now().UTC().Truncate(time.Second) // just launched
+	return in
 }
 
 // Put inserts or replaces an instance as given (tests that need exact data).
