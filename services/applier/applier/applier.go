@@ -337,6 +337,15 @@ func (a *Applier) fetchLoop(ctx context.Context) error {
 	}
 }
 
+// drain appends a fetch's messages to msgs and returns how many came.
+func drain(batch jetstream.MessageBatch, msgs *[]jetstream.Msg) int {
+	n := len(*msgs)
+	for msg := range batch.Messages() {
+		*msgs = append(*msgs, msg)
+	}
+	return len(*msgs) - n
+}
+
 // fetchQuiet is how long a batch waits for more intents once none are
 // pending: long enough to see whether the reconciler is still publishing a
 // cycle (it pipelines them, so gaps are short), short enough that a change
@@ -363,10 +372,7 @@ func (a *Applier) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 		return nil, err
 	}
 	var msgs []jetstream.Msg
-	for msg := range first.Messages() {
-		msgs = append(msgs, msg)
-	}
-	if len(msgs) == 0 {
+	if drain(first, &msgs) == 0 {
 		return msgs, nil
 	}
 	deadline := time.Now().Add(fetchLingerMax)
@@ -376,29 +382,13 @@ func (a *Applier) fetch(ctx context.Context, n int) ([]jetstream.Msg, error) {
 		if err != nil {
 			break // what is in is ours to handle; the rest waits for the next fetch
 		}
-		got := 0
-		for msg := range batch.Messages() {
-			msgs = append(msgs, msg)
-			got++
-		}
-		if got == want {
+		if drain(batch, &msgs) == want {
 			continue
 		}
-		// Nothing more pending right now: is a publisher still at it?
-		want = min(n-len(msgs), fetchRound)
-		if want == 0 {
-			break
-		}
-		batch, err = a.consumer.Fetch(want, jetstream.FetchMaxWait(fetchQuiet))
-		if err != nil {
-			break
-		}
-		got = 0
-		for msg := range batch.Messages() {
-			msgs = append(msgs, msg)
-			got++
-		}
-		if got == 0 {
+		// Nothing more pending right now (so room is left): is a publisher
+		// still at it?
+		batch, err = a.consumer.Fetch(min(n-len(msgs), fetchRound), jetstream.FetchMaxWait(fetchQuiet))
+		if err != nil || drain(batch, &msgs) == 0 {
 			break // quiet
 		}
 	}

@@ -279,6 +279,12 @@ type lockValue struct {
 	Expires time.Time `json:"expires"`
 }
 
+// lockRecord is this applier's lock value, valid a LockTTL from now.
+func (a *Applier) lockRecord(now time.Time) []byte {
+	b, _ := json.Marshal(lockValue{Owner: a.instance, Expires: now.Add(a.cfg.LockTTL)})
+	return b
+}
+
 // lock takes every item's per-asset lock; an item locked by another live
 // applier is retried shortly (never dead-lettered). A lock past its Expires
 // (its applier died) is taken over by compare-and-set.
@@ -286,7 +292,7 @@ func (a *Applier) lock(ctx context.Context, items []*item) {
 	parallel(kvParallel, items, func(it *item) {
 		key := lockPrefix + it.key
 		now := a.now().UTC()
-		b, _ := json.Marshal(lockValue{Owner: a.instance, Expires: now.Add(a.cfg.LockTTL)})
+		b := a.lockRecord(now)
 		rev, err := a.stateKV.Create(ctx, key, b, jetstream.KeyTTL(a.cfg.LockTTL+time.Minute))
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			var cur jetstream.KeyValueEntry
@@ -326,7 +332,7 @@ func (a *Applier) renewLocks(items []*item) {
 			held = append(held, it)
 		}
 	}
-	b, _ := json.Marshal(lockValue{Owner: a.instance, Expires: a.now().UTC().Add(a.cfg.LockTTL)})
+	b := a.lockRecord(a.now().UTC())
 	parallel(kvParallel, held, func(it *item) {
 		rev, err := a.stateKV.Update(ctx, lockPrefix+it.key, b, it.lockRev)
 		if err != nil {
@@ -793,10 +799,8 @@ func (a *Applier) creates(ctx context.Context, items []*item) {
 			for _, it := range wait {
 				a.retry(ctx, it, a.cfg.CapRetry, fmt.Errorf("no room under the asset cap (%d of %d)", n.Count, n.Cap), "cap")
 			}
-		} else if !a.capReachedNow() {
-			a.setCap(ctx, false, n) // nothing to clear
 		} else {
-			// The count leaves room, but JumpServer refused creates before:
+			// The count leaves room. If JumpServer refused creates before,
 			// the cap clears once one goes through (sendCreates), not on a
 			// count that may miss what the server counts (another cap,
 			// other orgs), which would alert cleared-reached on every retry.

@@ -233,13 +233,6 @@ func (a *Applier) capRefused(ctx context.Context, err error) {
 	a.setCap(ctx, true, n)
 }
 
-// capReachedNow reports whether creates are flagged as waiting for room.
-func (a *Applier) capReachedNow() bool {
-	a.pmu.Lock()
-	defer a.pmu.Unlock()
-	return a.capReached
-}
-
 // setCap records whether creates found the cap reached; it alerts on change.
 // count.Cap is the cap in force: the configured one, or the one
 // JumpServer's refusal named (capRefused); count.Count is -1 when unknown.
