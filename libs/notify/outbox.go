@@ -191,10 +191,18 @@ func (b *Outbox) drop(ctx context.Context, items []*item) {
 		b.log.Error().Str("id", d.Msg.ID).Str("class", string(d.Msg.Class)).Int("max_queued", b.o.MaxQueued).
 			Msg("notification queue full (the channel has not delivered for long): the oldest of the lowest class dropped")
 		b.add(ctx, "dropped", 1)
-		if b.o.Store != nil {
-			if err := b.o.Store.Delete(context.WithoutCancel(ctx), d.Msg.ID); err != nil {
-				b.log.Warn().Err(err).Str("id", d.Msg.ID).Msg("dropped notification not removed from the store")
-			}
+	}
+	b.unstore(ctx, items, "dropped notification not removed from the store")
+}
+
+// unstore deletes items from the Store, logging what it could not.
+func (b *Outbox) unstore(ctx context.Context, items []*item, failed string) {
+	if b.o.Store == nil {
+		return
+	}
+	for _, it := range items {
+		if err := b.o.Store.Delete(context.WithoutCancel(ctx), it.Msg.ID); err != nil {
+			b.log.Warn().Err(err).Str("id", it.Msg.ID).Msg(failed)
 		}
 	}
 }
@@ -345,14 +353,7 @@ func (b *Outbox) done(ctx context.Context, batch []*item) {
 		b.queue = slices.DeleteFunc(b.queue, func(q *item) bool { return q == it })
 	}
 	b.mu.Unlock()
-	if b.o.Store == nil {
-		return
-	}
-	for _, it := range batch {
-		if err := b.o.Store.Delete(context.WithoutCancel(ctx), it.Msg.ID); err != nil {
-			b.log.Warn().Err(err).Str("id", it.Msg.ID).Msg("sent notification not removed from the store; it may be sent again after a restart")
-		}
-	}
+	b.unstore(ctx, batch, "sent notification not removed from the store; it may be sent again after a restart")
 }
 
 func (b *Outbox) setConfig(err error) {
