@@ -2,7 +2,6 @@ package collectortest
 
 import (
 	"context"
-	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"testing"
 	"time"
 
@@ -11,9 +10,6 @@ import (
 	"github.com/jmssync/jmssync/libs/collector"
 	"github.com/jmssync/jmssync/libs/events"
 )
-
-// LogBuffer is a concurrency-safe log sink for secret scans.
-type LogBuffer = logtest.Buffer
 
 // WaitFor polls ok until it holds or limit passes.
 func WaitFor(t testing.TB, limit time.Duration, what string, ok func() bool) {

@@ -17,6 +17,7 @@ import (
 	"github.com/jmssync/jmssync/libs/config"
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/logging"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/natsx/natstest"
 	"github.com/jmssync/jmssync/libs/sim/aliyunsim"
@@ -40,7 +41,7 @@ type fixture struct {
 	inv *cloudinv.Inventory
 	js  jetstream.JetStream
 
-	logs *collectortest.LogBuffer
+	logs *logtest.Buffer
 	log  zerolog.Logger
 }
 
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, regions []string, perRegion int, keys ...cloudinv.
 	if err := natsx.EnsureTopology(t.Context(), js, natsx.TopologyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &collectortest.LogBuffer{}
+	logs := &logtest.Buffer{}
 	f := &fixture{sim: sim, inv: inv, js: js, logs: logs}
 	f.log = logging.New(logs, "debug", Service, logging.WithSecrets(secret))
 	return f

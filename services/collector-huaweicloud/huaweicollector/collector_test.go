@@ -16,6 +16,7 @@ import (
 	"github.com/jmssync/jmssync/libs/config"
 	"github.com/jmssync/jmssync/libs/events"
 	"github.com/jmssync/jmssync/libs/logging"
+	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/natsx/natstest"
 	"github.com/jmssync/jmssync/libs/sim/cloudinv"
@@ -31,7 +32,7 @@ type fixture struct {
 	sim  *huaweisim.Server
 	inv  *cloudinv.Inventory
 	js   jetstream.JetStream
-	logs *collectortest.LogBuffer
+	logs *logtest.Buffer
 	log  zerolog.Logger
 }
 
@@ -46,7 +47,7 @@ func newFixture(t *testing.T, regions []string, perRegion int, keys ...cloudinv.
 	if err := natsx.EnsureTopology(t.Context(), js, natsx.TopologyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &collectortest.LogBuffer{}
+	logs := &logtest.Buffer{}
 	return &fixture{sim: sim, inv: inv, js: js, logs: logs,
 		log: logging.New(logs, "debug", Service, logging.WithSecrets(secret))}
 }

@@ -32,6 +32,9 @@ const (
 // or a command may not attach to it.
 var ErrStoreBusy = errors.New("the data directory is in use by another jms-sync process")
 
+// errLocked is lockFile's answer when another process holds the lock.
+var errLocked = errors.New("locked by another process")
+
 // SharedBus is the bus of the operator commands: the external server
 // (JMSSYNC_NATS_URL), the embedded server a running jms-sync already serves
 // from the data directory, or an embedded server of our own on it.

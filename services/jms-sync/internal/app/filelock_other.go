@@ -2,10 +2,6 @@
 
 package app
 
-import "errors"
-
-var errLocked = errors.New("locked by another process")
-
 // lockFile is a no-op where neither flock nor LockFileEx is available: run
 // one jms-sync process per data directory there.
 func lockFile(string) (func(), error) { return func() {}, nil }

@@ -10,8 +10,6 @@ import (
 	"syscall"
 )
 
-var errLocked = errors.New("locked by another process")
-
 // lockFile takes an exclusive, non-blocking flock on path (created if
 // missing) and writes our pid into it. The lock ends with the process, so
 // a crash never leaves the data directory locked.

@@ -11,8 +11,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-var errLocked = errors.New("locked by another process")
-
 // lockFile takes an exclusive, non-blocking LockFileEx lock on path
 // (created if missing) and writes our pid into it. Windows releases the
 // lock when the handle closes, also when the process dies, so a crash never
