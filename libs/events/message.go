@@ -88,8 +88,8 @@ func Decode(data []byte) (Message, error) {
 	}
 	m := newFor(schema)
 	if m == nil {
-		if !json.Valid(trimmed) { // malformed says more than unknown
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, json.Unmarshal(trimmed, new(any)))
+		if err := json.Unmarshal(trimmed, new(json.RawMessage)); err != nil { // malformed says more than unknown
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		return nil, fmt.Errorf("%w: %q", ErrUnknownSchema, truncate(schema, 80))
 	}
