@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"maps"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jmssync/jmssync/libs/events"
-	"github.com/jmssync/jmssync/libs/logging"
 	"github.com/jmssync/jmssync/libs/logging/logtest"
 	"github.com/jmssync/jmssync/libs/natsx"
 	"github.com/jmssync/jmssync/libs/sim/jmssim"
@@ -121,11 +119,8 @@ func TestOnceAtTheServersCap(t *testing.T) {
 func capAlerts(t *testing.T, dir string) []*events.Alert {
 	t.Helper()
 	ctx := context.Background()
-	b, err := OpenBus(ctx, "", dir, logging.New(io.Discard, "error", "test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openStore(t, dir)
+	defer b.Close() // closed before the next command opens the store
 	s, err := b.JS.Stream(ctx, natsx.StreamAlerts)
 	if err != nil {
 		t.Fatal(err)

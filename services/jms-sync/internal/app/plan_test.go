@@ -91,15 +91,23 @@ func TestPlanIsIsolated(t *testing.T) {
 	}
 }
 
+// openStore opens the store in dir on an embedded server; the caller
+// closes it.
+func openStore(t *testing.T, dir string) *Bus {
+	t.Helper()
+	b, err := OpenBus(context.Background(), "", dir, logging.New(io.Discard, "error", "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // storeMessages counts the messages of every stream of the store in dir.
 func storeMessages(t *testing.T, dir string) map[string]uint64 {
 	t.Helper()
 	ctx := context.Background()
-	b, err := OpenBus(ctx, "", dir, logging.New(io.Discard, "error", "test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openStore(t, dir)
+	defer b.Close() // closed before the next command opens the store
 	out := map[string]uint64{}
 	for _, name := range []string{natsx.StreamSnapshots, natsx.StreamIntents, natsx.StreamAssets, natsx.StreamRuns, natsx.StreamAlerts} {
 		s, err := b.JS.Stream(ctx, name)

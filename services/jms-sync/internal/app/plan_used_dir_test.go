@@ -3,14 +3,12 @@ package app
 import (
 	"bytes"
 	"context"
-	"io"
 	"maps"
 	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jmssync/jmssync/libs/logging"
 	"github.com/jmssync/jmssync/libs/natsx"
 )
 
@@ -101,11 +99,8 @@ func TestPlanOnUsedDataDir(t *testing.T) {
 func stateRevisions(t *testing.T, dir string) map[string]uint64 {
 	t.Helper()
 	ctx := context.Background()
-	b, err := OpenBus(ctx, "", dir, logging.New(io.Discard, "error", "test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openStore(t, dir)
+	defer b.Close() // closed before the next command opens the store
 	out := map[string]uint64{}
 	for _, bucket := range []string{natsx.BucketState, natsx.BucketAssets} {
 		kv, err := b.JS.KeyValue(ctx, bucket)
